@@ -1,0 +1,141 @@
+/**
+ * `terra check`, `terra compile`, `terra run`, `terra disasm`.
+ */
+import { basename, extname } from "node:path";
+import type { Command } from "commander";
+import { listing } from "../compiler/listing";
+import type { CompileResult } from "../compiler/compile";
+import { runMote } from "../components/run";
+import { parseTrace, TraceError } from "../components/trace";
+import { CapsuleError } from "../vm/capsule";
+import { disassembleCapsule } from "../vm/disasm";
+import { loadCapsule, VerifyError } from "../vm/verify";
+import { collect, compileFile, InputError, intOption, printDiagnostics, readBytes, readText, sha256, writeBytes } from "./util";
+
+interface Common {
+  include: string[];
+  json?: boolean;
+}
+
+/** Compile and report diagnostics; exits with 1 when there are errors. */
+function compiled(file: string, opts: Common & { programVersion?: string }): CompileResult {
+  const r = compileFile(file, { include: opts.include, programVersion: opts.programVersion === undefined ? undefined : intOption(opts.programVersion, "--program-version", 0xffffffff) });
+  if (!opts.json) printDiagnostics(r.diagnostics, r.sources);
+  return r;
+}
+
+function fail(r: CompileResult, json?: boolean): never {
+  if (json) process.stdout.write(`${JSON.stringify({ diagnostics: r.diagnostics }, null, 2)}\n`);
+  process.exitCode = 1;
+  throw new Silent();
+}
+
+/** Already reported: exit quietly with the exit code set. */
+class Silent extends Error {}
+
+export function registerBasics(program: Command): void {
+  const withInclude = (c: Command) => c.option("-I, --include <dir>", "add a directory to the #include search path (repeatable)", collect, []);
+
+  withInclude(program.command("check"))
+    .description("verify a script: syntax, types, tight loops, concurrent access, par termination")
+    .argument("<file>", "Céu-T script (.terra)")
+    .option("--json", "print {\"diagnostics\": [...]} on stdout")
+    .action((file: string, opts: Common) => guard(() => {
+      const r = compiled(file, opts);
+      if (!r.ok) fail(r, opts.json);
+      if (opts.json) process.stdout.write(`${JSON.stringify({ diagnostics: r.diagnostics }, null, 2)}\n`);
+      else process.stdout.write(`${file}: ok (${r.report!.max_instructions_per_reaction} VM instructions per reaction at most)\n`);
+    }));
+
+  withInclude(program.command("compile"))
+    .description("compile a script to a capsule and report its sizes and bounds")
+    .argument("<file>", "Céu-T script (.terra)")
+    .option("-o, --output <file>", "capsule file to write (default: the script's name with .cap)")
+    .option("--listing", "print the assembly beside the source lines")
+    .option("--program-version <n>", "program version stored in the capsule (default 1)")
+    .option("--json", "print {\"diagnostics\": [...], \"report\": {...}} on stdout")
+    .action((file: string, opts: Common & { output?: string; listing?: boolean; programVersion?: string }) => guard(() => {
+      const r = compiled(file, opts);
+      if (!r.ok) fail(r, opts.json);
+      const out = opts.output ?? `${basename(file, extname(file))}.cap`;
+      writeBytes(out, r.capsule!);
+      if (opts.listing) process.stdout.write(listing(r.structure!.code, r.instructions!, file, r.sources.get(file) ?? ""));
+      if (opts.json) {
+        process.stdout.write(`${JSON.stringify({ diagnostics: r.diagnostics, report: r.report, output: out }, null, 2)}\n`);
+        return;
+      }
+      const rep = r.report!;
+      const fits = rep.platforms.map((p) => `${p.platform} ${p.fits ? "fits" : "DOES NOT FIT"} (${p.needs}/${p.script_space} B)`);
+      process.stdout.write(
+        `${out}: ${rep.capsule_bytes} bytes in ${rep.blocks} blocks of ${rep.block_bytes} B\n` +
+          `  code ${rep.code_bytes} B (${rep.instruction_bytes} B of instructions), data ${rep.data_bytes} B, stacks ${rep.stack_bytes} B\n` +
+          `  at most ${rep.max_instructions_per_reaction} VM instructions per reaction\n` +
+          `  ${fits.join("; ")}\n`,
+      );
+    }));
+
+  withInclude(program.command("run"))
+    .description("compile a script and run it on one simulated mote against an input trace (virtual time)")
+    .argument("<file>", "Céu-T script (.terra)")
+    .option("--inputs <trace.json>", "input trace: [{\"at_ms\": T, \"event\": \"NAME\", \"value\": V, \"aux\": A}, ...]")
+    .option("--until <ms>", "keep logical time running until this time (default: the last input's time)")
+    .option("--node-id <n>", "getNodeId() of the mote", "1")
+    .option("--seed <n>", "seed of random()")
+    .option("--json", "print {\"outputs\": [...], \"errors\": [...]} on stdout")
+    .action((file: string, opts: Common & { inputs?: string; until?: string; nodeId: string; seed?: string }) => guard(() => {
+      const until = opts.until === undefined ? undefined : intOption(opts.until, "--until");
+      const nodeId = intOption(opts.nodeId, "--node-id", 0xffff);
+      const seed = opts.seed === undefined ? undefined : intOption(opts.seed, "--seed", 0xffffffff);
+      const r = compiled(file, opts);
+      if (!r.ok) fail(r, opts.json);
+      let trace: ReturnType<typeof parseTrace> = [];
+      if (opts.inputs) {
+        try {
+          trace = parseTrace(opts.inputs, readText(opts.inputs, "trace"), r.config!);
+        } catch (e) {
+          if (e instanceof TraceError) throw new InputError(e.message);
+          throw e;
+        }
+      }
+      const cap = loadCapsule(r.capsule!, { sha256 });
+      const res = runMote(cap, r.config!, { trace, until, nodeId, seed });
+      if (opts.json) {
+        process.stdout.write(`${JSON.stringify({ outputs: res.outputs, errors: res.errors, stats: { ...res.stats, halted: res.halted, end_ms: res.end_ms, bound: r.report!.max_instructions_per_reaction } })}\n`);
+        return;
+      }
+      for (const o of res.outputs) process.stdout.write(`${String(o.at_ms).padStart(9)} ms  ${o.event}${o.value === null ? "" : ` ${JSON.stringify(o.value)}`}\n`);
+      for (const e of res.errors) process.stdout.write(`${String(e.at_ms).padStart(9)} ms  runtime error ${e.code}: ${e.message} (pc 0x${e.pc.toString(16).padStart(4, "0")})\n`);
+      const s = res.stats;
+      process.stderr.write(
+        `${res.halted ? "program terminated" : "stopped"} at ${res.end_ms} ms: ${s.reactions} reactions, ${s.instructions} VM instructions ` +
+          `(at most ${s.maxReactionInstructions} in one reaction; bound ${r.report!.max_instructions_per_reaction})` +
+          `${s.queueOverflows ? `, ${s.queueOverflows} input queue overflows` : ""}${s.droppedErrors ? `, ${s.droppedErrors} errors without ERROR reaction` : ""}\n`,
+      );
+    }));
+
+  program.command("disasm")
+    .description("verify a capsule and print its header, tables and code")
+    .argument("<capsule>", "capsule file (.cap)")
+    .action((file: string) => guard(() => {
+      const bytes = readBytes(file, "capsule");
+      try {
+        const c = loadCapsule(bytes, { sha256 });
+        process.stdout.write(disassembleCapsule(c));
+      } catch (e) {
+        if (e instanceof VerifyError || e instanceof CapsuleError) throw new InputError(`${file}: rejected: ${e.message}`);
+        throw e;
+      }
+    }));
+}
+
+/** Run a command body, turning "already reported" into a quiet exit. */
+function guard(f: () => void): void {
+  try {
+    f();
+  } catch (e) {
+    if (e instanceof Silent) return;
+    throw e;
+  }
+}
+
+
