@@ -329,3 +329,14 @@ export const GATE_FILTERED = 0x8000;
 export const MAX_CODE_BYTES = 0x7fff;
 /** Capacity, in bytes, of the buffer that holds the current input occurrence's data. */
 export const EVENT_DATA_BYTES = 64;
+
+// ---- helper sets (added for the verifier; derived facts, no opcode changes) ------------
+/**
+ * Instructions that push an entry on the track stack when they execute
+ * (docs/vm.md, Verifier: the `trackDepth` bound counts them).
+ */
+export const TRACK_PUSHERS: ReadonlySet<string> = new Set(["spawn", "spawnw", "emit", "finend", "killf"]);
+/** Float instructions: capsules using them need the Float flag and a VM built with float support. */
+export const FLOAT_INSTRS: ReadonlySet<string> = new Set([
+  ...FLOAT_BINARY_OPS.map(([name]) => name), "negf", "i2f", "u2f", "f2i", "f2u",
+]);

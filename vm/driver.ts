@@ -1,0 +1,94 @@
+/**
+ * The virtual-time driver: runs a Vm against a trace of timed inputs,
+ * following docs/vm.md "Order of work" exactly, with logical time only
+ * (no wall clock). Used by `terra run`, the simulator and the tests.
+ *
+ * Time semantics:
+ * - The VM is booted at its current `now` (0 for a fresh VM) if it has not
+ *   been booted yet.
+ * - `runVirtual(vm, inputs, until)` runs every reaction whose logical time is
+ *   strictly before `until`: work at exactly `until` (a timer deadline, an
+ *   input with `at === until`) is left for the next call. When it returns,
+ *   `vm.now === until` (every active timer then has a deadline >= until).
+ *   Consecutive calls with increasing `until` therefore cover time without
+ *   gaps or overlaps: [now, until1), [until1, until2), ...
+ * - Inputs are fed one at a time, only when the VM is idle at the current
+ *   time (no timer due, empty queue, no active async): then `now` advances to
+ *   the earlier of the next timer deadline and the next input's `at` (an
+ *   input whose `at` is already past is due now), and a timer due at the same
+ *   ms as an input fires first. The input is then enqueued and handled in its
+ *   own reaction; inputs the host enqueues during reactions are handled
+ *   before the next trace input, at the same logical time.
+ * - Async slices take no logical time: while an async block is active, time
+ *   does not advance and trace inputs wait. More than `maxAsyncSlices`
+ *   (default 1e6) slices at one logical time throw an Error (an async block
+ *   that never finishes would otherwise hang the driver).
+ */
+import type { Vm } from "./engine";
+
+export interface TimedInput {
+  /** Logical time (ms) at which the occurrence happens; non-decreasing along a trace. */
+  at: number;
+  id: number;
+  aux: number;
+  data: number | Uint8Array;
+}
+
+export interface RunVirtualOptions {
+  /** Async slices allowed at one logical time before the driver gives up (default 1e6). */
+  maxAsyncSlices?: number;
+}
+
+/**
+ * Run `vm` with the trace `inputs` until logical time `until` (exclusive).
+ * @returns the number of trace inputs fed (the rest have `at >= until`, or the program halted).
+ * @throws RangeError when `until < vm.now` or the trace is not ordered by time;
+ *   Error when an async block runs more than `maxAsyncSlices` slices at one logical time.
+ */
+export function runVirtual(vm: Vm, inputs: readonly TimedInput[], until: number, opts: RunVirtualOptions = {}): number {
+  const maxSlices = opts.maxAsyncSlices ?? 1e6;
+  if (!Number.isSafeInteger(until) || until < vm.now) {
+    throw new RangeError(`runVirtual: until ${until} is not an integer time >= now (${vm.now})`);
+  }
+  for (let k = 1; k < inputs.length; k++) {
+    if (!(inputs[k].at >= inputs[k - 1].at)) {
+      throw new RangeError(`runVirtual: input ${k} at ${inputs[k].at} comes before input ${k - 1} at ${inputs[k - 1].at}`);
+    }
+  }
+  if (!vm.booted) vm.boot();
+  let next = 0;
+  let slices = 0; // async slices run at the current logical time
+  const stats = vm.stats;
+  for (;;) {
+    if (vm.halted || vm.now >= until) break;
+    // All work due now, in chunks small enough to stop exactly after maxSlices + 1 slices.
+    const before = stats.asyncSlices;
+    const ran = vm.runPending(Math.min(4096, maxSlices - slices + 1));
+    slices += stats.asyncSlices - before;
+    if (slices > maxSlices) {
+      throw new Error(
+        `runVirtual: more than ${maxSlices} async slices at logical time ${vm.now}: an async block is not finishing ` +
+          "(virtual time does not advance while an async block runs)",
+      );
+    }
+    if (ran > 0) continue;
+    // Idle at now: advance to the next timer or trace input.
+    const nd = vm.nextDeadline();
+    const ni = next < inputs.length ? Math.max(inputs[next].at, vm.now) : undefined;
+    if (nd === undefined && ni === undefined) break;
+    if (nd !== undefined && (ni === undefined || nd <= ni)) {
+      if (nd >= until) break;
+      if (nd > vm.now) slices = 0;
+      vm.advanceTo(nd);
+    } else {
+      const t = ni!;
+      if (t >= until) break;
+      if (t > vm.now) slices = 0;
+      vm.advanceTo(t);
+      const inp = inputs[next++];
+      vm.enqueue(inp.id, inp.aux, inp.data);
+    }
+  }
+  if (vm.now < until) vm.advanceTo(until);
+  return next;
+}
