@@ -5,6 +5,7 @@
  */
 import { Command, CommanderError } from "commander";
 import { registerBasics } from "./basics";
+import { registerBench } from "./bench";
 import { InputError, UsageError } from "./util";
 
 export const program = new Command();
@@ -18,6 +19,7 @@ program
   .exitOverride();
 
 registerBasics(program);
+registerBench(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -28,8 +28,8 @@ export class ComponentHost implements VmHost {
   private outputs = new Map<number, { name: string; h: OutputHandler | null }>();
   private functions = new Map<number, { name: string; h: FunctionHandler | null }>();
   vm!: Vm;
-  /** Called for every output event, handled or not. */
-  onOutput: (r: OutputRecord) => void = () => {};
+  /** Called for every output event, handled or not (records are decoded only when it is set). */
+  onOutput: ((r: OutputRecord) => void) | undefined;
   /** Called for runtime errors. */
   onError: (code: number, pc: number) => void = () => {};
 
@@ -52,14 +52,18 @@ export class ComponentHost implements VmHost {
 
   output(id: number, value: number | Uint8Array): void {
     const o = this.outputs.get(id);
-    const decl = o ? this.cfg.outputs.get(o.name) : undefined;
     const v = typeof value === "number" ? value : value.slice();
-    this.onOutput({
-      event: o?.name ?? `output#${id}`,
+    if (this.onOutput) this.report(o?.name, id, v);
+    o?.h?.(v);
+  }
+
+  private report(name: string | undefined, id: number, v: number | Uint8Array): void {
+    const decl = name ? this.cfg.outputs.get(name) : undefined;
+    this.onOutput!({
+      event: name ?? `output#${id}`,
       value: decl && decl.arg.kind === "void" ? null : typeof v === "number" ? v : decl && decl.arg.kind === "record" ? decodeRecord(decl.arg.rec, v) : Array.from(v),
       at_ms: this.vm.now,
     });
-    o?.h?.(v);
   }
 
   call(id: number, args: Int32Array): number {

@@ -1,0 +1,3 @@
+/** Every benchmark module; importing this registers them all. */
+import "./size";
+import "./vm";
