@@ -288,6 +288,26 @@ interface Seg {
 interface Fact {
   seg: Seg;
   rejoined: Map<IStmt, number>;
+  /** Cached identity of (seg, rejoined), for de-duplication. */
+  key?: string;
+}
+
+const parIds = new WeakMap<IStmt, number>();
+let nextParId = 0;
+function parId(p: IStmt): number {
+  let id = parIds.get(p);
+  if (id === undefined) parIds.set(p, (id = nextParId++));
+  return id;
+}
+
+function branchKey(m: Map<IStmt, number>): string {
+  let k = "";
+  for (const [p, i] of m) k += `${parId(p)}=${i},`;
+  return k;
+}
+
+function factKey(f: Fact): string {
+  return (f.key ??= `${f.seg.id}|${branchKey(f.rejoined)}`);
 }
 
 interface Access {
@@ -343,7 +363,11 @@ class Concurrency {
     return cur;
   }
 
+  /** Location of the statement being walked (accesses inside expressions are reported there). */
+  private at: Loc = { file: "", line: 0, col: 0 };
+
   private stmt(s: IStmt, facts: Fact[]): Fact[] {
+    this.at = s.loc;
     switch (s.k) {
       case "store":
         this.expr(s.src, facts);
@@ -482,9 +506,9 @@ class Concurrency {
   private place(p: Place, kind: "r" | "w", facts: Fact[], loc: Loc | null): void {
     if (p.k === "indexed") {
       this.expr(p.index, facts);
-      this.add(`v${p.sym.id}`, kind, p.off, p.off + p.len * BASIC_SIZE[p.t], p.sym.name, facts, loc ?? p.sym.loc);
+      this.add(`v${p.sym.id}`, kind, p.off, p.off + p.len * BASIC_SIZE[p.t], p.sym.name, facts, loc ?? this.at);
     } else {
-      this.add(`v${p.sym.id}`, kind, p.off, p.off + BASIC_SIZE[p.t], p.sym.name, facts, loc ?? p.sym.loc);
+      this.add(`v${p.sym.id}`, kind, p.off, p.off + BASIC_SIZE[p.t], p.sym.name, facts, loc ?? this.at);
     }
   }
 
@@ -497,10 +521,10 @@ class Concurrency {
   }
 
   private add(key: string, kind: Access["kind"], lo: number, hi: number, name: string, facts: Fact[], loc: Loc): void {
+    const site = `${key}|${kind}|${lo}|${loc.file}:${loc.line}:${loc.col}|${branchKey(this.structural)}`;
     for (const f of facts) {
-      const branches = new Map([...f.rejoined, ...this.structural]);
-      const id = `${key}|${kind}|${lo}|${loc.file}:${loc.line}:${loc.col}|${f.seg.id}|${[...branches].map(([p, i]) => `${(p as { loc: Loc }).loc.line}.${(p as { loc: Loc }).loc.col}=${i}`).join(",")}`;
-      if (!this.accesses.has(id)) this.accesses.set(id, { key, kind, lo, hi, name, loc, seg: f.seg, branches });
+      const id = `${site}|${factKey(f)}`;
+      if (!this.accesses.has(id)) this.accesses.set(id, { key, kind, lo, hi, name, loc, seg: f.seg, branches: new Map([...f.rejoined, ...this.structural]) });
     }
   }
 
@@ -552,6 +576,7 @@ class Concurrency {
   }
 
   private conflicts(a: Access, b: Access): boolean {
+    if (a.loc === b.loc) return false; // one site reached along different rejoin paths: the same trail
     if (a.kind === "unsafe" || b.kind === "unsafe") {
       if (a.kind !== "unsafe" || b.kind !== "unsafe") return false;
       if (!this.cfg.unsafe.get(a.name)?.has(b.name)) return false;
@@ -572,9 +597,10 @@ class Concurrency {
 }
 
 function dedupe(facts: Fact[]): Fact[] {
+  if (facts.length < 2) return facts;
   const seen = new Map<string, Fact>();
   for (const f of facts) {
-    const k = `${f.seg.id}|${[...f.rejoined].map(([p, i]) => `${(p as { loc: Loc }).loc.line}.${(p as { loc: Loc }).loc.col}=${i}`).join(",")}`;
+    const k = factKey(f);
     if (!seen.has(k)) seen.set(k, f);
   }
   return [...seen.values()];

@@ -72,6 +72,7 @@ export function compile(file: string, text: string, opts: CompileOptions): Compi
   const diags = new Diagnostics();
   const fe = parseProgram(file, text, opts, diags);
   const fail = (): CompileResult => ({ diagnostics: diags.sorted(), sources: fe.sources, ok: false });
+  if (diags.hasErrors()) return fail(); // syntax errors: the AST has placeholders, checking it would only cascade
   const sem = analyze(fe.program, diags);
   if (!sem) return fail();
   if (diags.hasErrors()) return { ...fail(), config: sem.config };

@@ -13,17 +13,18 @@ import { type Ins, isIns, isLabel, type Item, type Label } from "./asm";
 export function optimize(items: Item[]): Item[] {
   let cur = items;
   for (let round = 0; round < 20; round++) {
-    const before = signature(cur);
-    cur = removeUnreachable(cur);
-    cur = threadJumps(cur);
-    cur = rewrite(cur);
-    if (signature(cur) === before) break;
+    const changes = { n: 0 };
+    cur = removeUnreachable(cur, changes);
+    cur = threadJumps(cur, changes);
+    cur = rewrite(cur, changes);
+    if (changes.n === 0) break;
   }
   return cur;
 }
 
-function signature(items: Item[]): string {
-  return items.map((i) => (isIns(i) ? `${i.name}(${i.args.map((a) => (isLabel(a) ? `L${a.id}` : a)).join(",")})` : `L${i.label.id}:`)).join(";");
+/** Counts the rewrites of a round; the optimizer stops at a round with none. */
+interface Changes {
+  n: number;
 }
 
 /** Position of each label in the item list. */
@@ -35,7 +36,7 @@ function labelIndex(items: Item[]): Map<Label, number> {
   return m;
 }
 
-function removeUnreachable(items: Item[]): Item[] {
+function removeUnreachable(items: Item[], changes: Changes): Item[] {
   const at = labelIndex(items);
   const live = new Set<number>();
   const work = [0];
@@ -57,7 +58,9 @@ function removeUnreachable(items: Item[]): Item[] {
     if (spec.resumesNext) push(i + 1);
     if (it.name === "join" || it.name === "kill") push(i + 1);
   }
-  return items.filter((it, i) => live.has(i) || !isIns(it));
+  const out = items.filter((it, i) => live.has(i) || !isIns(it));
+  changes.n += items.length - out.length;
+  return out;
 }
 
 /** First instruction at or after a label. */
@@ -69,18 +72,19 @@ function insAt(items: Item[], at: Map<Label, number>, l: Label): Ins | undefined
   return undefined;
 }
 
-function threadJumps(items: Item[]): Item[] {
+function threadJumps(items: Item[], changes: Changes): Item[] {
   const at = labelIndex(items);
   for (const it of items) {
     if (!isIns(it) || !["jmp", "jz", "jnz"].includes(it.name)) continue;
     for (let hops = 0; hops < 8; hops++) {
       const t = insAt(items, at, it.args[0] as Label);
-      if (!t || t.name !== "jmp" || t === it) break;
+      if (!t || t.name !== "jmp" || t === it || t.args[0] === it.args[0]) break;
       it.args[0] = t.args[0];
+      changes.n++;
     }
   }
   // drop jumps to the next instruction
-  return items.filter((it, i) => {
+  const out = items.filter((it, i) => {
     if (!isIns(it) || it.name !== "jmp") return true;
     const target = it.args[0] as Label;
     for (let j = i + 1; j < items.length; j++) {
@@ -90,11 +94,13 @@ function threadJumps(items: Item[]): Item[] {
     }
     return true;
   });
+  changes.n += items.length - out.length;
+  return out;
 }
 
 const WIDTH_OF_STORE: Record<string, number> = { "8": 1, "16": 2, "32": 4 };
 
-function rewrite(items: Item[]): Item[] {
+function rewrite(items: Item[], changes: Changes): Item[] {
   const out: Item[] = [];
   for (let i = 0; i < items.length; i++) {
     const a = items[i];
@@ -103,6 +109,7 @@ function rewrite(items: Item[]): Item[] {
       const r = pair(a, b);
       if (r) {
         out.push(r);
+        changes.n++;
         i++;
         continue;
       }

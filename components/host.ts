@@ -61,7 +61,9 @@ export class ComponentHost implements VmHost {
     const decl = name ? this.cfg.outputs.get(name) : undefined;
     this.onOutput!({
       event: name ?? `output#${id}`,
-      value: decl && decl.arg.kind === "void" ? null : typeof v === "number" ? v : decl && decl.arg.kind === "record" ? decodeRecord(decl.arg.rec, v) : Array.from(v),
+      value: decl && decl.arg.kind === "void" ? null
+        : typeof v === "number" ? (decl?.arg.kind === "basic" && decl.arg.name === "float" ? floatOfBits(v) : v)
+        : decl && decl.arg.kind === "record" ? decodeRecord(decl.arg.rec, v) : Array.from(v),
       at_ms: this.vm.now,
     });
   }
@@ -101,6 +103,14 @@ export class ComponentHost implements VmHost {
   writeRecord(addr: number, bytes: Uint8Array): void {
     this.vm.view(addr, bytes.length).set(bytes);
   }
+}
+
+const F32 = new Float32Array(1);
+const I32 = new Int32Array(F32.buffer);
+/** The float whose binary32 bits are `bits` (how the VM passes float values). */
+export function floatOfBits(bits: number): number {
+  I32[0] = bits;
+  return F32[0];
 }
 
 /** Decode a record's bytes into an object of its fields (arrays for array fields). */
