@@ -120,6 +120,8 @@ export interface FieldExpr {
   record: Expr;
   field: string;
   loc: Loc;
+  /** Location of the field name. */
+  fieldLoc: Loc;
 }
 
 // ---------------------------------------------------------------- time

@@ -1584,7 +1584,7 @@ class TerraParser extends EmbeddedActionsParser {
             ALT: () => {
               this.CONSUME(L.Dot);
               const f = this.CONSUME(L.Word);
-              e = this.ACTION(() => ({ kind: "field", record: e, field: this.name(f), loc: this.loc(first) }));
+              e = this.ACTION(() => ({ kind: "field", record: e, field: this.name(f), loc: this.loc(first), fieldLoc: this.loc(f) }));
             },
           },
         ]);

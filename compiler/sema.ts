@@ -674,12 +674,12 @@ class Sema {
         const r = this.ref(e.record);
         if (!r) return null;
         if (r.kind !== "record") {
-          this.diags.error("type", e.loc, `\`${exprText(e.record)}\` is not a record, it has no field \`${e.field}\``);
+          this.diags.error("type", e.fieldLoc, `\`${exprText(e.record)}\` is not a record, it has no field \`${e.field}\``);
           return null;
         }
         const f = r.rp.rec.fields.get(e.field);
         if (!f) {
-          this.diags.error("undeclared", e.loc, `\`${r.rp.rec.name}\` has no field \`${e.field}\``,
+          this.diags.error("undeclared", e.fieldLoc, `\`${r.rp.rec.name}\` has no field \`${e.field}\``,
             this.suggest(e.field, [...r.rp.rec.fields.keys()]) ?? `its fields are ${[...r.rp.rec.fields.keys()].join(", ")}`);
           return null;
         }
@@ -1029,12 +1029,14 @@ export function exprText(e: A.Expr): string {
   }
 }
 
+/** Edit distance counting a swap of adjacent letters as one edit (optimal string alignment). */
 function editDistance(a: string, b: string): number {
   const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array(b.length).fill(0)]);
   for (let j = 1; j <= b.length; j++) d[0][j] = j;
   for (let i = 1; i <= a.length; i++) {
     for (let j = 1; j <= b.length; j++) {
       d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
     }
   }
   return d[a.length][b.length];

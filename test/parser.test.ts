@@ -65,7 +65,7 @@ function sx(e: A.Expr): string {
 
 /** A deep copy without locations. */
 function noLocs<T>(x: T): T {
-  return JSON.parse(JSON.stringify(x, (k, v) => (k === "loc" || k === "eventLoc" || k === "baseLoc" ? undefined : v)));
+  return JSON.parse(JSON.stringify(x, (k, v) => (k === "loc" || k === "eventLoc" || k === "baseLoc" || k === "fieldLoc" ? undefined : v)));
 }
 
 const at = (line: number, col: number, file = MAIN): A.Loc => ({ file, line, col });
