@@ -340,7 +340,7 @@ class Sema {
   private blockStmt(b: A.DoStmt | A.AsyncStmt | A.ParStmt | A.IfStmt | A.LoopStmt): IStmt | null {
     switch (b.kind) {
       case "do": return this.doStmt(b);
-      case "async": return this.asyncStmt(b);
+      case "async": return this.asyncStmt(b, true);
       case "if": return this.ifStmt(b);
       case "loop": return this.loop(b);
       default: return this.par(b);
@@ -604,7 +604,8 @@ class Sema {
     return { k: "do", body, fin, loc: st.loc };
   }
 
-  private asyncStmt(st: A.AsyncStmt): IStmt | null {
+  /** `valued`: the async is the body of `x = async ... end`, whose `return` it may use. */
+  private asyncStmt(st: A.AsyncStmt, valued = false): IStmt | null {
     if (this.ctx.inAsync) {
       this.diags.error("async", st.loc, "async blocks cannot be nested");
       return null;
@@ -621,7 +622,7 @@ class Sema {
       else params.push({ sym, loc: v.loc });
     }
     const saved = this.ctx;
-    this.ctx = { ...saved, inAsync: true, asyncLoopDepth: saved.loops.length, asyncValDepth: saved.vals.length };
+    this.ctx = { ...saved, inAsync: true, asyncLoopDepth: saved.loops.length, asyncValDepth: saved.vals.length - (valued ? 1 : 0) };
     try {
       return this.withScope(true, () => {
         const copies = params.map((p) => {

@@ -84,6 +84,6 @@ export function runBare(text: string, inputs: { at: number; event: string; aux?:
     const data = i.data ?? 0;
     return { at: i.at, id: ev.anyId ?? ev.filteredId!, aux: i.aux ?? (typeof data === "number" ? data & 0xff : data[0]), data };
   });
-  runVirtual(vm, timed, until + 1);
+  if (until >= 0) runVirtual(vm, timed, until + 1); // until < 0: leave the VM unbooted, for the caller to drive
   return { out, errors, vm, report: r.report!, stats: vm.stats };
 }
