@@ -92,3 +92,36 @@ export function runVirtual(vm: Vm, inputs: readonly TimedInput[], until: number,
   if (vm.now < until) vm.advanceTo(until);
   return next;
 }
+
+/** A wall clock for runRealtime: ms since the run started, and a way to wait. */
+export interface WallClock {
+  now(): number;
+  sleep(ms: number): Promise<void>;
+}
+
+/** The platform's clock (performance.now and setTimeout exist in browsers and Node alike). */
+export function systemClock(): WallClock {
+  const t0 = performance.now();
+  return { now: () => performance.now() - t0, sleep: (ms) => new Promise((r) => setTimeout(r, ms)) };
+}
+
+/**
+ * Like runVirtual, but logical time follows the wall clock: a reaction at
+ * logical time T happens when T ms have passed since the start. Each step
+ * runs everything due (virtually, so results equal runVirtual's), then
+ * sleeps until the next timer or input. Resolves with the inputs fed.
+ */
+export async function runRealtime(vm: Vm, inputs: readonly TimedInput[], until: number, clock: WallClock = systemClock(), opts: RunVirtualOptions = {}): Promise<number> {
+  let fed = 0;
+  while (!vm.halted && vm.now < until) {
+    const wall = Math.min(until, Math.floor(clock.now()) + 1);
+    if (wall > vm.now) fed += runVirtual(vm, inputs.slice(fed), wall, opts);
+    if (vm.halted || vm.now >= until) break;
+    const nd = vm.nextDeadline();
+    const ni = fed < inputs.length ? inputs[fed].at : undefined;
+    const next = Math.min(nd ?? Infinity, ni ?? Infinity, until);
+    const wait = next - clock.now();
+    if (wait > 0) await clock.sleep(wait);
+  }
+  return fed;
+}
