@@ -26,7 +26,7 @@ it("reactions happen once their logical time has passed on the wall clock, with 
     return push(...items);
   };
   await runRealtime(real.vm, INPUTS, 31, clock);
-  expect(real.out).toEqual(virt.out);
+  expect([...real.out]).toEqual(virt.out);
   expect(real.out.map((o) => o[0])).toEqual([10, 15, 20, 30]);
   // each output happened no earlier on the wall clock than its logical time
   real.out.forEach((o, i) => expect(wallAt[i]).toBeGreaterThanOrEqual(o[0]));
