@@ -343,7 +343,7 @@ export class Vm {
         if (this.timerGates.length !== 0 && this.wakeTimers()) {
           this.run(-1);
         } else if (this.qCount !== 0) {
-          this.run(RUN_INPUT);
+          k += this.run(RUN_INPUT, maxReactions - k) - 1;
         } else if (!this.asyncSlice()) {
           break;
         }
@@ -524,7 +524,15 @@ export class Vm {
    * Run trails until the track stack is empty: from `startPc`, or (when
    * negative) from the top of the track stack. One reaction.
    */
-  private run(startPc: number): void {
+  /**
+   * Run reactions: the first from `startPc` (RUN_INPUT: the next queued
+   * input; negative: the track stack), then, while `chain` allows, one per
+   * further queued input, without leaving the dispatch loop. Chaining stops
+   * when the queue is empty, an error was raised (its ERROR reaction comes
+   * first), a timer due now was armed (timers come first) or the VM halted.
+   * @returns the number of reactions run.
+   */
+  private run(startPc: number, chain = 1): number {
     const code = this.code, vars = this.vars, slots = this.slots, stk = this.stack, track = this.track, ev = this.ev;
     const host = this.host;
     const f32 = F32, i32 = I32;
@@ -535,6 +543,9 @@ export class Vm {
     let sp = 0;
     let n = 0;
     let pc = startPc | 0;
+    let done = 0;
+    let dueNow = false;
+    for (;;) {
     if (pc === RUN_INPUT) {
       // Dequeue one input occurrence, make it the event data, wake its gates (inline: the hot path).
       const q = this.q, h = this.qHead, h4 = h * 4;
@@ -738,6 +749,7 @@ export class Vm {
           slots[s] = pc + 3;
           slots[s + 1] = d;
           slots[s + 2] = d >>> 16;
+          if (d === now32) dueNow = true;
           break;
         }
         case Op.awaittw: {
@@ -746,6 +758,7 @@ export class Vm {
           slots[s] = pc + 4;
           slots[s + 1] = d;
           slots[s + 2] = d >>> 16;
+          if (d === now32) dueNow = true;
           break;
         }
         case Op.awaitts: {
@@ -754,6 +767,7 @@ export class Vm {
           slots[s] = pc + 3;
           slots[s + 1] = d;
           slots[s + 2] = d >>> 16;
+          if (d === now32) dueNow = true;
           break;
         }
         case Op.awaitt32: {
@@ -763,6 +777,7 @@ export class Vm {
           slots[s] = pc + 6;
           slots[s + 1] = d;
           slots[s + 2] = d >>> 16;
+          if (d === now32) dueNow = true;
           break;
         }
         case Op.awaittv: {
@@ -771,6 +786,7 @@ export class Vm {
           slots[s] = pc + 2;
           slots[s + 1] = d;
           slots[s + 2] = d >>> 16;
+          if (d === now32) dueNow = true;
           break;
         }
         case Op.async:
@@ -1441,11 +1457,17 @@ export class Vm {
       pc = track[--tp];
       sp = 0;
     }
-    this.tp = tp;
     const st = this.stats;
     st.reactions++;
     st.instructions += n;
     if (n > st.maxReactionInstructions) st.maxReactionInstructions = n;
     this.lastReactionInstructions = n;
+    done++;
+    if (done >= chain || this.qCount === 0 || this.errCount !== 0 || dueNow || this._halted) break;
+    n = 0;
+    pc = RUN_INPUT;
+    }
+    this.tp = tp;
+    return done;
   }
 }
