@@ -22,6 +22,11 @@
  *   body
  *     tables: inputs, timers, internal events, asyncs (see encodeTables)
  *     code
+ *   signature trailer (only when flags has CapsuleFlags.Signed)
+ *     u8      algorithm (SIG_ED25519)
+ *     u8[64]  Ed25519 signature of signedMessage(): the header (flag set)
+ *             followed by the SHA-256 of every block, truncated to 8 bytes,
+ *             so that a mote can check each block as it arrives
  *
  * Errors: decodeCapsule throws CapsuleError with the byte offset at fault.
  */
@@ -36,7 +41,16 @@ export const NO_EVENT_ID = 0xff;
 export const enum CapsuleFlags {
   /** The code uses float instructions (builds without float support reject it). */
   Float = 1,
+  /** A signature trailer follows the body. */
+  Signed = 2,
 }
+
+/** Signature algorithm of the trailer: Ed25519 (RFC 8032). */
+export const SIG_ED25519 = 1;
+export const SIGNATURE_BYTES = 64;
+export const TRAILER_BYTES = 1 + SIGNATURE_BYTES;
+/** Bytes of each block digest in the signed message (truncated SHA-256). */
+export const BLOCK_DIGEST_BYTES = 8;
 
 /** One input event the script awaits, with the gates (control slots) awaiting it in program-text order. */
 export interface InputTable {
@@ -68,6 +82,8 @@ export interface Capsule {
   code: Uint8Array;
   /** SHA-256 of the body as stored in the header. */
   bodyHash: Uint8Array;
+  /** The signature trailer, when the capsule is signed (checking it is the caller's: components/security). */
+  signature?: { algorithm: number; bytes: Uint8Array };
 }
 
 /** A malformed capsule: `offset` is the byte at fault, `message` what is wrong. */
@@ -170,17 +186,22 @@ export function decodeCapsule(bytes: Uint8Array, hash?: Sha256): Capsule {
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const codeBytes = dv.getUint16(12, true);
   const tableBytes = dv.getUint16(22, true);
-  const expected = HEADER_BYTES + tableBytes + codeBytes;
+  const signed = (bytes[3] & CapsuleFlags.Signed) !== 0;
+  const unsignedEnd = HEADER_BYTES + tableBytes + codeBytes;
+  const expected = unsignedEnd + (signed ? TRAILER_BYTES : 0);
   if (bytes.length !== expected) {
     throw new CapsuleError(
       Math.min(bytes.length, expected),
-      `${bytes.length < expected ? "truncated" : "trailing bytes"}: header announces ${tableBytes} table and ${codeBytes} code bytes (${expected} in all), got ${bytes.length}`,
+      `${bytes.length < expected ? "truncated" : "trailing bytes"}: header announces ${tableBytes} table and ${codeBytes} code bytes${signed ? " and a signature" : ""} (${expected} in all), got ${bytes.length}`,
     );
   }
   if (codeBytes > 0x7fff) throw new CapsuleError(12, `code of ${codeBytes} bytes exceeds the 32767-byte limit`);
   const bodyHash = bytes.slice(24, 56);
+  if (signed && bytes[unsignedEnd] !== SIG_ED25519) {
+    throw new CapsuleError(unsignedEnd, `unknown signature algorithm ${bytes[unsignedEnd]} (this VM knows Ed25519 = ${SIG_ED25519})`);
+  }
   if (hash) {
-    const h = hash(bytes.subarray(HEADER_BYTES));
+    const h = hash(bytes.subarray(HEADER_BYTES, unsignedEnd));
     for (let i = 0; i < 32; i++) {
       if (h[i] !== bodyHash[i]) throw new CapsuleError(24, "body hash mismatch: the capsule was corrupted or tampered with");
     }
@@ -225,9 +246,49 @@ export function decodeCapsule(bytes: Uint8Array, hash?: Sha256): Capsule {
     timers,
     internals,
     asyncs,
-    code: bytes.slice(tEnd),
+    code: bytes.slice(tEnd, unsignedEnd),
     bodyHash,
+    ...(signed ? { signature: { algorithm: bytes[unsignedEnd], bytes: bytes.slice(unsignedEnd + 1, expected) } } : {}),
   };
+}
+
+/** The capsule without its signature trailer (flag cleared): what blocks are cut from. */
+export function unsignedPart(bytes: Uint8Array): Uint8Array {
+  if ((bytes[3] & CapsuleFlags.Signed) === 0) return bytes;
+  return bytes.subarray(0, bytes.length - TRAILER_BYTES);
+}
+
+/**
+ * The message an Ed25519 signature covers: the capsule's header (with the
+ * Signed flag set) followed by the truncated SHA-256 of each block of the
+ * unsigned capsule bytes (header with the flag, tables, code).
+ */
+export function signedMessage(unsignedWithFlag: Uint8Array, blockBytes: number, hash: Sha256): Uint8Array {
+  const n = blockCount(unsignedWithFlag.length, blockBytes);
+  const msg = new Uint8Array(HEADER_BYTES + n * BLOCK_DIGEST_BYTES);
+  msg.set(unsignedWithFlag.subarray(0, HEADER_BYTES), 0);
+  for (let i = 0; i < n; i++) {
+    const d = hash(unsignedWithFlag.subarray(i * blockBytes, Math.min(unsignedWithFlag.length, (i + 1) * blockBytes)));
+    msg.set(d.subarray(0, BLOCK_DIGEST_BYTES), HEADER_BYTES + i * BLOCK_DIGEST_BYTES);
+  }
+  return msg;
+}
+
+/**
+ * Sign a capsule: set the Signed flag, then append the trailer with the
+ * signature `sign(signedMessage(...))` (sign: Ed25519 with the network key).
+ */
+export function signCapsule(unsigned: Uint8Array, hash: Sha256, sign: (msg: Uint8Array) => Uint8Array): Uint8Array {
+  if ((unsigned[3] & CapsuleFlags.Signed) !== 0) throw new Error("signCapsule: the capsule is already signed");
+  const withFlag = unsigned.slice();
+  withFlag[3] |= CapsuleFlags.Signed;
+  const sig = sign(signedMessage(withFlag, withFlag[19] || DEFAULT_BLOCK_BYTES, hash));
+  if (sig.length !== SIGNATURE_BYTES) throw new Error(`signCapsule: an Ed25519 signature has ${SIGNATURE_BYTES} bytes, got ${sig.length}`);
+  const out = new Uint8Array(withFlag.length + TRAILER_BYTES);
+  out.set(withFlag, 0);
+  out[withFlag.length] = SIG_ED25519;
+  out.set(sig, withFlag.length + 1);
+  return out;
 }
 
 /** Number of radio blocks the capsule takes. */
