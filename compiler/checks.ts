@@ -17,7 +17,7 @@
  */
 import type { Configuration, InputEvent } from "./config";
 import type { Diagnostics, Loc } from "./diagnostics";
-import type { IBlock, IExpr, ILoop, IProgram, IStmt, IValBlock, Place, RecPlace, VarSym } from "./ir";
+import { childBlocks, eachStmt, type IBlock, type IExpr, type ILoop, type IProgram, type IStmt, type IValBlock, type Place, type RecPlace, type VarSym } from "./ir";
 import { BASIC_SIZE } from "./types";
 
 /** Run all checks; diagnostics go to `diags`. */
@@ -165,25 +165,6 @@ function stmtCompletes(s: IStmt): boolean {
       if (s.mode === "par") return false;
       return s.mode === "par/or" ? s.branches.some((b) => canComplete(b.stmts)) : s.branches.every((b) => canComplete(b.stmts));
     default: return true;
-  }
-}
-
-function eachStmt(stmts: IStmt[], f: (s: IStmt) => void): void {
-  for (const s of stmts) {
-    f(s);
-    for (const b of childBlocks(s)) eachStmt(b.stmts, f);
-  }
-}
-
-function childBlocks(s: IStmt): IBlock[] {
-  switch (s.k) {
-    case "if": return [...s.arms.map((a) => a.body), ...(s.orelse ? [s.orelse] : [])];
-    case "loop": return [s.body];
-    case "do": return s.fin ? [s.body, s.fin] : [s.body];
-    case "async": return [s.body];
-    case "par": return s.branches;
-    case "valblock": return [{ stmts: [s.inner], vars: [] }];
-    default: return [];
   }
 }
 

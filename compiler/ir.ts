@@ -130,6 +130,27 @@ export interface IProgram {
   syms: VarSym[];
   /** Internal events, in declaration order (index = `iev` operand). */
   events: VarSym[];
-  /** The program itself as the target of a top-level `return`. */
+  /** Whether any expression or variable uses float (the capsule's Float flag). */
   usesFloat: boolean;
+}
+
+/** The blocks directly nested in a statement (a value block's inner statement as a one-statement block). */
+export function childBlocks(s: IStmt): IBlock[] {
+  switch (s.k) {
+    case "if": return [...s.arms.map((a) => a.body), ...(s.orelse ? [s.orelse] : [])];
+    case "loop": return [s.body];
+    case "do": return s.fin ? [s.body, s.fin] : [s.body];
+    case "async": return [s.body];
+    case "par": return s.branches;
+    case "valblock": return [{ stmts: [s.inner], vars: [] }];
+    default: return [];
+  }
+}
+
+/** Visit every statement of `stmts` and of the blocks nested in them, in program-text order. */
+export function eachStmt(stmts: IStmt[], f: (s: IStmt) => void): void {
+  for (const s of stmts) {
+    f(s);
+    for (const b of childBlocks(s)) eachStmt(b.stmts, f);
+  }
 }

@@ -10,7 +10,7 @@
  */
 import type { InputEvent } from "./config";
 import type { Diagnostics, Loc } from "./diagnostics";
-import type { IBlock, IProgram, IStmt, SlotRange, VarSym } from "./ir";
+import { childBlocks, eachStmt, type IBlock, type IProgram, type IStmt, type SlotRange, type VarSym } from "./ir";
 import { sizeOf } from "./types";
 
 export interface Layout {
@@ -153,33 +153,14 @@ class SlotAllocator {
   }
 
   assignEmitIndexes(b: IBlock): void {
-    eachStmt(b, (st) => {
+    eachStmt(b.stmts, (st) => {
       if (st.k === "emit-int") st.index = this.emitIndex.get(st.ev);
     });
   }
 }
 
-function eachStmt(b: IBlock, f: (s: IStmt) => void): void {
-  for (const st of b.stmts) {
-    f(st);
-    for (const c of children(st)) eachStmt(c, f);
-  }
-}
-
-function children(st: IStmt): IBlock[] {
-  switch (st.k) {
-    case "if": return [...st.arms.map((a) => a.body), ...(st.orelse ? [st.orelse] : [])];
-    case "loop": return [st.body];
-    case "do": return st.fin ? [st.body, st.fin] : [st.body];
-    case "async": return [st.body];
-    case "par": return st.branches;
-    case "valblock": return [{ stmts: [st.inner], vars: [] }];
-    default: return [];
-  }
-}
-
 function collectEmits(b: IBlock, out: Set<VarSym>): void {
-  eachStmt(b, (st) => {
+  eachStmt(b.stmts, (st) => {
     if (st.k === "emit-int") out.add(st.ev);
   });
 }
@@ -230,7 +211,7 @@ function allocStmt(st: IStmt, a: number, b: number, agg: VarSym[]): { a: number;
   }
   let endA = a;
   let endB = b;
-  for (const c of children(st)) {
+  for (const c of childBlocks(st)) {
     const r = c.stmts.length === 1 && c.vars.length === 0 && st.k === "valblock" ? allocStmt(c.stmts[0], a, b, agg) : allocBlock(c, a, b, agg);
     endA = Math.max(endA, r.a);
     endB = Math.max(endB, r.b);
