@@ -4,7 +4,7 @@ import { build } from "esbuild";
 const quiet = process.argv.includes("--quiet");
 await build({
   entryPoints: ["cli/main.ts"],
-  outfile: "dist/terra.mjs",
+  outfile: process.env.TERRA_BUNDLE ?? "dist/terra.mjs",
   bundle: true,
   platform: "node",
   format: "esm",

@@ -1,0 +1,85 @@
+/**
+ * The `terra` command's contract, on the esbuild bundle users run: exit codes
+ * (0 ok, 1 bad input, 2 usage), JSON shapes, diagnostics format.
+ */
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+const dir = mkdtempSync(join(tmpdir(), "terra-cli-"));
+// Inside the repository, like dist/terra.mjs, so that it finds components/defs.
+const bundle = join("dist", `terra-test-${process.pid}.mjs`);
+
+beforeAll(() => {
+  execFileSync("node", ["build.mjs", "--quiet"], { env: { ...process.env, TERRA_BUNDLE: bundle } });
+}, 60_000);
+
+afterAll(() => {
+  rmSync(bundle, { force: true });
+  rmSync(`${bundle}.map`, { force: true });
+});
+
+function terra(...args: string[]) {
+  const r = spawnSync("node", [bundle, ...args], { encoding: "utf8" });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+function file(name: string, text: string): string {
+  const p = join(dir, name);
+  writeFileSync(p, text);
+  return p;
+}
+
+describe("terra", () => {
+  it("check: ok, or file:line:col: error[code]: message with the source line and a caret, exit 1", () => {
+    expect(terra("check", "examples/counter.terra").code).toBe(0);
+    const bad = file("bad.terra", '#include "TerraNet.defs"\nvar ubyte x;\nloop do\n  x = 1;\nend\n');
+    const r = terra("check", bad);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain(`${bad}:3:1: error[tight-loop]:`);
+    expect(r.err).toMatch(/3 \| loop do\n\s+\| \^/);
+  });
+
+  it("check --json: {diagnostics: [{severity, code, file, line, column, message}]}", () => {
+    const bad = file("bad2.terra", '#include "TerraNet.defs"\nemit NOPE(1);\n');
+    const r = terra("check", bad, "--json");
+    expect(r.code).toBe(1);
+    const d = JSON.parse(r.out).diagnostics[0];
+    expect(d).toMatchObject({ severity: "error", code: "undeclared", file: bad, line: 2, column: 6 });
+    expect(typeof d.message).toBe("string");
+  });
+
+  it("compile --json reports sizes, bound and per-platform fit, and writes the capsule", () => {
+    const out = join(dir, "c.cap");
+    const r = terra("compile", "examples/counter.terra", "-o", out, "--json");
+    expect(r.code).toBe(0);
+    const rep = JSON.parse(r.out).report;
+    for (const k of ["code_bytes", "data_bytes", "stack_bytes", "capsule_bytes", "blocks", "max_instructions_per_reaction"]) expect(typeof rep[k]).toBe("number");
+    expect(rep.platforms.find((p: { platform: string }) => p.platform === "micaz")).toMatchObject({ fits: true });
+    expect(terra("disasm", out).out).toMatch(/awaittw/);
+  });
+
+  it("run --json: {outputs: [{event, value, at_ms}], errors: [...]}", () => {
+    const r = terra("run", "examples/counter.terra", "--inputs", "examples/counter.trace.json", "--until", "1000", "--json");
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.out);
+    expect(j.outputs).toEqual([{ event: "LEDS", value: 1, at_ms: 500 }, { event: "LEDS", value: 2, at_ms: 1000 }]);
+    expect(j.errors).toEqual([]);
+  });
+
+  it("bad inputs: a missing file or malformed trace exit 1 with the place at fault; usage errors exit 2", () => {
+    expect(terra("run", join(dir, "nope.terra")).code).toBe(1);
+    const tr = file("t.json", '[\n  {"at_ms": 5, "event": "TEMP", "value": 100000}\n]\n');
+    const r = terra("run", "examples/counter.terra", "--inputs", tr);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain(`${tr}:2: field "value"`);
+    expect(terra("run", "examples/counter.terra", "--until", "soon").code).toBe(2);
+    expect(terra("frobnicate").code).toBe(2);
+    const cap = file("x.cap", "not a capsule");
+    const d = terra("disasm", cap);
+    expect(d.code).toBe(1);
+    expect(d.err).toContain("rejected");
+  });
+});
