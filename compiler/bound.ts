@@ -62,6 +62,8 @@ class Analysis {
   private rejoinAt = new Map<number, ParInfo>();
   /** gate -> pc where its trail continues */
   private cont = new Map<number, number>();
+  /** gate -> pc of the await that arms it */
+  private awaitPc = new Map<number, number>();
   /** finalizer slot -> pc of its code */
   private finPc = new Map<number, number>();
   private memo = new Map<string, Ends>();
@@ -81,8 +83,11 @@ class Analysis {
     }
     for (const [k, i] of ins.entries()) {
       const spec = BY_NAME.get(i.name)!;
-      if (spec.slot && spec.resumesNext && k + 1 < ins.length) this.cont.set(i.args[0] as number, ins[k + 1].pc);
-      if (i.name === "yield") this.cont.set(i.args[0] as number, -1);
+      // (yield shares its async's gate: the slices it starts are counted from its target in run())
+      if (spec.slot && spec.resumesNext && k + 1 < ins.length) {
+        this.cont.set(i.args[0] as number, ins[k + 1].pc);
+        this.awaitPc.set(i.args[0] as number, i.pc);
+      }
       if (i.name === "fin") this.finPc.set(i.args[0] as number, target(i.args[1]));
     }
   }
@@ -113,8 +118,24 @@ class Analysis {
   }
 
   private gate(g: number, ctx: Ctx): number {
+    return scalar(this.gateEnds(g, ctx));
+  }
+
+  /** Where the trail woken at gate g can get to in this reaction, and at what cost. */
+  private gateEnds(g: number, ctx: Ctx): Ends {
     const pc = this.cont.get(g);
-    return pc === undefined || pc < 0 ? 0 : scalar(this.cost(pc, { ...ctx, waking: [...ctx.waking, g] }));
+    return pc === undefined || pc < 0 ? new Map([[HALT, 0]]) : this.next(this.awaitPc.get(g)!, pc, { ...ctx, waking: [...ctx.waking, g] });
+  }
+
+  /**
+   * Control passes from the instruction at `from` to `to`. Reaching the
+   * rejoin of an active par ends the path there, keyed by the branch it
+   * comes from (so the par knows which branches can rejoin in this reaction).
+   */
+  private next(from: number, to: number, ctx: Ctx): Ends {
+    const p = this.rejoinAt.get(to);
+    if (p && ctx.pars.includes(p.start.pc)) return new Map([[rejoinKey(p, from), 1]]);
+    return this.cost(to, ctx);
   }
 
   private cost(pc: number, ctx: Ctx): Ends {
@@ -145,31 +166,34 @@ class Analysis {
     if (!here) return new Map([[HALT, 0]]);
     const { ins: i, next } = here;
     const spec = BY_NAME.get(i.name)!;
-    const seq = (extra = 0): Ends => shift(this.cost(next, ctx), 1 + extra);
-    const rejoin = this.rejoinAt.get(pc);
-    if (rejoin && ctx.pars.includes(rejoin.start.pc)) return new Map([[`P${rejoin.start.pc}`, 1]]);
+    const seq = (extra = 0): Ends => shift(this.next(pc, next, ctx), 1 + extra);
     switch (i.name) {
       case "jmp":
       case "jmpw": {
         const l = this.backEdge.get(pc);
         if (l && ctx.loops.includes(l.head.pc)) return new Map([[`L${l.head.pc}`, 1]]);
-        return shift(this.cost(target(i.args[0]), ctx), 1);
+        return shift(this.next(pc, target(i.args[0]), ctx), 1);
       }
       case "jz":
       case "jzw":
       case "jnz":
       case "jnzw":
-        return shift(merge(this.cost(next, ctx), this.cost(target(i.args[0]), ctx)), 1);
+        return shift(merge(this.next(pc, next, ctx), this.next(pc, target(i.args[0]), ctx)), 1);
       case "spawn":
       case "spawnw":
         return seq(scalar(this.cost(target(i.args[0]), ctx)));
       case "emit": {
         const gates = this.c.internals[i.args[0] as number] ?? [];
-        const woken = gates.filter((g) => !ctx.waking.includes(g)).map((g) => this.gate(g, ctx));
-        return seq(sum(woken));
+        const woken = gates.filter((g) => !ctx.waking.includes(g)).map((g) => this.gateEnds(g, ctx));
+        const extra = sum(woken.map(scalar));
+        const r = seq(extra);
+        // A woken trail may itself reach the rejoin of an enclosing par (or a loop's back edge):
+        // the emitter's path then counts as reaching it too, so the par's continuation is counted.
+        for (const w of woken) for (const [k, v] of w) if (k !== HALT) r.set(k, Math.max(r.get(k) ?? 0, 1 + extra + v));
+        return r;
       }
       case "finend":
-        return shift(this.cost(target(i.args[1]), ctx), 1 + scalar(this.cost(next, ctx)));
+        return shift(this.next(pc, target(i.args[1]), ctx), 1 + scalar(this.cost(next, ctx)));
       case "killf": {
         const [, , , f0, nf] = i.args as number[];
         let fins = 0;
@@ -190,19 +214,30 @@ class Analysis {
     const inner: Ctx = { ...ctx, pars: [...ctx.pars, pc] };
     let total = p.branches.length - 1; // the spawns
     const escapes = new Set<string>([HALT]);
-    let reaching = 0;
-    for (const b of p.branches) {
-      const r = this.cost(b.pc, inner);
+    const reached = new Set<string>();
+    p.branches.forEach((b, k) => {
+      // an empty last branch starts at the rejoin itself
+      const r = p.rejoin && b.pc === p.rejoin.pc ? new Map([[`P${pc}#${k}`, 1]]) : this.cost(b.pc, inner);
       total += scalar(r);
-      if (r.has(`P${pc}`)) reaching++;
-      for (const k of r.keys()) if (k !== `P${pc}`) escapes.add(k);
-    }
+      for (const key of r.keys()) {
+        if (key.startsWith(`P${pc}#`)) reached.add(key);
+        else escapes.add(key);
+      }
+    });
     const out: Ends = new Map([...escapes].map((k) => [k, total]));
-    // The code after the rejoin runs in this reaction only if the branches can get there without halting.
-    const rejoins = p.mode === "par/and" ? reaching === p.branches.length : reaching > 0;
+    // The code after the rejoin runs in this reaction only if branches (or trails they wake) can get
+    // there without halting: all of them for par/and, one for par/or.
+    const rejoins = p.mode === "par/and" ? reached.size === p.branches.length : reached.size > 0;
     if (p.rejoin && rejoins) for (const [k, v] of this.cost(p.rejoin.pc, ctx)) out.set(k, Math.max(out.get(k) ?? 0, total + v));
     return out;
   }
+}
+
+/** End key of a path reaching par p's rejoin from the instruction at `from`: the branch `from` lies in. */
+function rejoinKey(p: ParInfo, from: number): string {
+  let k = 0;
+  while (k + 1 < p.branches.length && p.branches[k + 1].pc <= from) k++;
+  return `P${p.start.pc}#${k}`;
 }
 
 function target(a: Ins["args"][number]): number {
