@@ -527,19 +527,21 @@ class Concurrency {
   }
 
   private report(): void {
-    const all = [...this.accesses.values()];
-    const byKey = new Map<string, Access[]>();
-    for (const a of all) {
+    // Only accesses inside some par branch can conflict; each pair needs a write (or two unsafe uses).
+    const byKey = new Map<string, { w: Access[]; r: Access[] }>();
+    for (const a of this.accesses.values()) {
+      if (a.branches.size === 0) continue;
       const k = a.kind === "unsafe" ? "unsafe" : a.key;
-      if (!byKey.has(k)) byKey.set(k, []);
-      byKey.get(k)!.push(a);
+      let g = byKey.get(k);
+      if (!g) byKey.set(k, (g = { w: [], r: [] }));
+      (a.kind === "r" ? g.r : g.w).push(a);
     }
     const reported = new Set<string>();
-    for (const list of byKey.values()) {
-      for (let i = 0; i < list.length; i++) {
-        for (let j = i + 1; j < list.length; j++) {
-          const a = list[i];
-          const b = list[j];
+    for (const { w, r } of byKey.values()) {
+      for (let i = 0; i < w.length; i++) {
+        for (let j = i + 1; j < w.length + r.length; j++) {
+          const a = w[i];
+          const b = j < w.length ? w[j] : r[j - w.length];
           if (!this.conflicts(a, b)) continue;
           const [first, second] = before(a.loc, b.loc) ? [a, b] : [b, a];
           const pair = `${first.loc.line}:${first.loc.col}-${second.loc.line}:${second.loc.col}`;

@@ -120,10 +120,21 @@ function rewrite(items: Item[], changes: Changes): Item[] {
 }
 
 /** A single instruction equivalent to a followed by b, or null. */
+/** Mnemonic -> [base, type or width suffix], e.g. "ld.u8" -> ["ld", "u8"]. */
+const parts = new Map<string, [string, string]>();
+function split(name: string): [string, string] {
+  let p = parts.get(name);
+  if (!p) {
+    const [base, suffix = ""] = name.split(".");
+    parts.set(name, (p = [base, suffix]));
+  }
+  return p;
+}
+
 function pair(a: Ins, b: Ins): Ins | null {
   const mk = (name: string, args: Ins["args"]): Ins => ({ name, args, loc: a.loc, pc: -1 });
-  const [aBase, aType] = a.name.split(".");
-  const [bBase, bW] = b.name.split(".");
+  const [aBase, aType] = split(a.name);
+  const [bBase, bW] = split(b.name);
   // ld a; st b  ->  mov b, a   (little-endian: a narrower store keeps the low bytes)
   if ((aBase === "ld" || aBase === "ldw") && (bBase === "st" || bBase === "stw")) {
     const w = WIDTH_OF_STORE[bW];
