@@ -1,3 +1,5 @@
 /** Every benchmark module; importing this registers them all. */
+import "./dissemination";
 import "./size";
 import "./vm";
+import "./sim";

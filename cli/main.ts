@@ -6,6 +6,8 @@
 import { Command, CommanderError } from "commander";
 import { registerBasics } from "./basics";
 import { registerBench } from "./bench";
+import { registerDeploy } from "./deploy";
+import { registerSim } from "./sim";
 import { InputError, UsageError } from "./util";
 
 export const program = new Command();
@@ -20,6 +22,8 @@ program
 
 registerBasics(program);
 registerBench(program);
+registerDeploy(program);
+registerSim(program);
 
 try {
   await program.parseAsync(process.argv);

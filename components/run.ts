@@ -9,8 +9,8 @@ import { runVirtual, type TimedInput } from "../vm/driver";
 import { Vm, type VmStats } from "../vm/engine";
 import type { VerifiedCapsule } from "../vm/verify";
 import { ComponentHost, type OutputRecord } from "./host";
-import { installTerraGrp, standaloneGroups } from "./terragrp";
-import { DEFAULT_READINGS, installTerraNet, type LocalState, type SensorSource, standaloneRadio } from "./terranet";
+import { installTerraGrp, standaloneGroups } from "./terragrp/index";
+import { DEFAULT_READINGS, installTerraNet, type LocalState, type SensorSource, standaloneRadio } from "./terranet/index";
 import type { TraceEntry } from "./trace";
 
 /** Inputs that answer a request (REQ_TEMP -> TEMP, ...): trace entries for them set the sensor's reading. */

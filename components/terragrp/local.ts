@@ -7,8 +7,8 @@
  * answers them on one mote (its group is itself); the network simulator
  * provides the distributed implementation.
  */
-import { type ComponentHost, RecordView } from "./host";
-import { installLocal, type LocalState, type TerraNetOptions } from "./terranet";
+import { type ComponentHost, RecordView } from "../host";
+import { installLocal, type LocalState, type TerraNetOptions } from "../terranet/local";
 
 /** Aggregation functions and comparisons (TerraGrp.defs fAVG.., opLT..). */
 export const AGG = { AVG: 0, SUM: 1, MAX: 2, MIN: 3, RESERV: 5 } as const;

@@ -9,7 +9,7 @@
  * The radio itself is pluggable: `standaloneRadio` completes every send at
  * once (one mote, `terra run`); the network simulator provides a medium.
  */
-import { type ComponentHost, RecordView } from "./host";
+import { type ComponentHost, RecordView } from "../host";
 
 /** Sensor readings by input name (TEMP, PHOTO, VOLTS, MIC, PORT_A, PORT_B), at a logical time. */
 export interface SensorSource {

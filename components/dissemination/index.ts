@@ -1,0 +1,16 @@
+/**
+ * Capsule dissemination (issue 5): the Trickle-based protocol (node.ts), the
+ * naive flooding baseline (flood.ts), their frames (frames.ts), persistence
+ * (store.ts) and the deterministic test network (testbed.ts).
+ * docs/dissemination.md.
+ */
+export * from "./types";
+export * from "./frames";
+export * from "./trickle";
+export * from "./store";
+export * from "./object";
+export * from "./node";
+export * from "./flood";
+export * from "./testbed";
+export * from "./synthetic";
+export * from "./network";

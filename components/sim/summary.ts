@@ -1,0 +1,167 @@
+/**
+ * What `terra sim` reports after a run: what the base station received,
+ * per-node LEDs and outputs, radio statistics, collection-tree statistics,
+ * reactions and VM instructions per node. One JSON-able object, and a text
+ * rendering of it.
+ */
+import type { RecordType } from "../../compiler/types";
+import { decodeRecord } from "../host";
+import type { BaseStationMessage } from "./context";
+import type { NodeReport, Simulator } from "./simulator";
+
+export interface SimMeta {
+  script: string;
+  config: string;
+  platform: string;
+  topology: string;
+  nodes: number;
+  seed: number;
+  duration_ms: number;
+  loss: string;
+  sensors: string;
+  wall_ms?: number;
+}
+
+export interface BaseReceipt {
+  t_ms: number;
+  via: "SEND_BS" | "RECEIVE";
+  origin: number;
+  hops: number;
+  type: string;
+  msg: Record<string, unknown>;
+}
+
+export interface SimSummary extends SimMeta {
+  base: number;
+  sim_speed_x?: number;
+  base_station: { node: number; received: number; messages: BaseReceipt[] };
+  radio: Record<string, number>;
+  collection?: Record<string, number>;
+  groups?: Record<string, number>;
+  totals: { reactions: number; instructions: number; queue_overflows: number; runtime_errors: number; faults: number; up: number; events: number };
+  per_node: NodeReport[];
+}
+
+/** Decode a base-station message: with the script's pktype of that packet when there is exactly one, else the packet's fields. */
+export function decodeBaseMessage(records: Map<string, RecordType>, m: BaseStationMessage): { type: string; msg: Record<string, unknown> } {
+  const base = records.get(m.via === "SEND_BS" ? "msgBS_t" : "radioMsg");
+  if (!base) return { type: "bytes", msg: { bytes: Array.from(m.bytes) } };
+  const views = [...records.values()].filter((r) => r.kind === "pktype" && r.base === base);
+  if (views.length !== 1) return { type: base.name, msg: decodeRecord(base, m.bytes) };
+  const pk = views[0];
+  const msg = decodeRecord(pk, m.bytes);
+  // the payload field the pktype's own fields overlay
+  for (const f of base.fields.values()) if (f.dim !== null && f.offset + f.size === base.size && pk.fields.size > base.fields.size) delete msg[f.name];
+  return { type: pk.name, msg };
+}
+
+export function summarize(sim: Simulator, meta: SimMeta): SimSummary {
+  const nodes: NodeReport[] = [];
+  for (let i = 0; i < sim.n; i++) nodes.push(sim.nodeReport(i));
+  const messages = sim.baseLog.map((m) => {
+    const d = decodeBaseMessage(sim.cfg.records, m);
+    return { t_ms: Math.round(m.t_ms * 1000) / 1000, via: m.via, origin: m.origin, hops: m.hops, type: d.type, msg: d.msg };
+  });
+  const s: SimSummary = {
+    ...meta,
+    base: sim.ids[sim.base],
+    base_station: { node: sim.ids[sim.base], received: messages.length, messages },
+    radio: { ...sim.radio.stats },
+    totals: {
+      reactions: nodes.reduce((a, n) => a + n.reactions, 0),
+      instructions: nodes.reduce((a, n) => a + n.instructions, 0),
+      queue_overflows: nodes.reduce((a, n) => a + n.queue_overflows, 0),
+      runtime_errors: sim.runtimeErrors.length,
+      faults: nodes.filter((n) => n.fault).length,
+      up: nodes.filter((n) => n.up).length,
+      events: sim.events,
+    },
+    per_node: nodes,
+  };
+  if (meta.wall_ms !== undefined && meta.wall_ms > 0) s.sim_speed_x = Math.round((meta.duration_ms / meta.wall_ms) * 10) / 10;
+  if (sim.collect) {
+    const routed = nodes.filter((n) => n.hops !== null && n.up);
+    s.collection = {
+      ...sim.collect.stats,
+      routed_nodes: routed.length,
+      avg_hops: routed.length ? Math.round((routed.reduce((a, n) => a + n.hops!, 0) / routed.length) * 100) / 100 : 0,
+      max_hops: routed.reduce((a, n) => Math.max(a, n.hops!), 0),
+    };
+  }
+  if (sim.grp) s.groups = { ...sim.grp.stats };
+  return s;
+}
+
+const fmt = (x: number) => (Number.isInteger(x) ? x.toLocaleString("en-US") : x.toFixed(2));
+
+function stats(xs: number[]): string {
+  if (!xs.length) return "-";
+  const sum = xs.reduce((a, b) => a + b, 0);
+  return `min ${fmt(Math.min(...xs))}, mean ${fmt(Math.round((sum / xs.length) * 10) / 10)}, max ${fmt(Math.max(...xs))}`;
+}
+
+/** Text rendering. Per-node tables are printed in full up to `maxNodeRows` motes, else summarised. */
+export function formatSummary(s: SimSummary, opts: { maxMessages?: number; maxNodeRows?: number } = {}): string {
+  const maxMsg = opts.maxMessages ?? 100;
+  const maxRows = opts.maxNodeRows ?? 64;
+  const out: string[] = [];
+  const dur = s.duration_ms >= 60000 ? `${fmt(s.duration_ms / 60000)} min` : `${fmt(s.duration_ms / 1000)} s`;
+  out.push(`${s.script} (${s.config}, ${s.platform}) on ${s.nodes} motes: ${s.topology}; loss ${s.loss}; sensors ${s.sensors}; seed ${s.seed}`);
+  out.push(`simulated ${dur}${s.wall_ms !== undefined ? ` in ${fmt(s.wall_ms / 1000)} s (${Math.round(s.sim_speed_x ?? 0).toLocaleString("en-US")}× real time)` : ""}, ${fmt(s.totals.events)} events`);
+  out.push("");
+  const bs = s.base_station;
+  out.push(`Base station (node ${bs.node}) received ${bs.received} message${bs.received === 1 ? "" : "s"}`);
+  const show = bs.messages.length > maxMsg ? [...bs.messages.slice(0, maxMsg - 10), null, ...bs.messages.slice(-10)] : bs.messages;
+  for (const m of show) {
+    if (!m) {
+      out.push(`  ... ${bs.messages.length - maxMsg + 10} more (the --json summary and the --trace file have all)`);
+      continue;
+    }
+    const t = `${(m.t_ms / 1000).toFixed(3)} s`.padStart(12);
+    const via = m.via === "SEND_BS" ? `SEND_BS from node ${m.origin} (${m.hops} hop${m.hops === 1 ? "" : "s"})` : `RECEIVE from node ${m.origin}`;
+    out.push(`${t}  ${via}: ${m.type} ${JSON.stringify(m.msg)}`);
+  }
+  out.push("");
+  const r = s.radio;
+  out.push("Radio");
+  out.push(`  frames sent ${fmt(r.frames_sent)} (${fmt(r.retransmissions)} retransmissions), acks sent ${fmt(r.acks_sent)}`);
+  out.push(`  receptions ${fmt(r.receptions)}, lost to the link ${fmt(r.lost)}, collisions ${fmt(r.collisions)}, missed while sending ${fmt(r.half_duplex)}, duplicates filtered ${fmt(r.duplicates)}`);
+  out.push(`  acked ${fmt(r.acked)}, not acked ${fmt(r.not_acked)}, channel access failures ${fmt(r.channel_access_failures)}, MAC queue full ${fmt(r.queue_full)}`);
+  if (s.collection) {
+    const c = s.collection;
+    out.push("Collection tree (SEND_BS)");
+    out.push(`  ${fmt(c.routed_nodes)} of ${fmt(s.totals.up)} running motes have a route (mean ${fmt(c.avg_hops)} hops, at most ${fmt(c.max_hops)}); ${fmt(c.beacons)} beacons, ${fmt(c.parent_changes)} parent changes`);
+    out.push(`  delivered ${fmt(c.delivered)}, dropped: ${fmt(c.dropped_retries)} after retries, ${fmt(c.dropped_queue)} queue full, ${fmt(c.dropped_thl)} too many hops; duplicates ${fmt(c.duplicates)}, routes lost ${fmt(c.routes_lost)}, inconsistencies ${fmt(c.inconsistencies)}`);
+  }
+  if (s.groups) {
+    const g = s.groups;
+    out.push("Groups");
+    out.push(`  aggregations ${fmt(g.aggregations)} (${fmt(g.aggregation_answers)} answers), group messages ${fmt(g.group_messages)} (REC_GR delivered ${fmt(g.delivered_rec_gr)}), frames forwarded ${fmt(g.forwarded)}, elections ${fmt(g.elections)}`);
+  }
+  out.push("");
+  const t = s.totals;
+  out.push(`Motes: ${t.up} running at the end; ${fmt(t.reactions)} reactions, ${fmt(t.instructions)} VM instructions; ${t.queue_overflows} input queue overflows, ${t.runtime_errors} runtime errors, ${t.faults} faults`);
+  if (s.per_node.length <= maxRows) {
+    out.push("  node  up  leds  reactions  instructions  sent  recv  parent  hops  outputs");
+    for (const n of s.per_node) {
+      const leds = `${n.leds & 4 ? "2" : "-"}${n.leds & 2 ? "1" : "-"}${n.leds & 1 ? "0" : "-"}`;
+      const outs = Object.entries(n.outputs).map(([k, v]) => `${k}×${v}`).join(" ");
+      out.push(
+        `  ${String(n.id).padStart(4)}  ${n.up ? "yes" : " no"}  ${leds.padStart(4)}  ${String(n.reactions).padStart(9)}  ${String(n.instructions).padStart(12)}  ${String(n.frames_sent).padStart(4)}  ${String(n.frames_received).padStart(4)}  ${String(n.parent ?? "-").padStart(6)}  ${String(n.hops ?? "-").padStart(4)}  ${outs}${n.fault ? `  FAULT: ${n.fault}` : ""}${n.boots > 1 ? `  (booted ${n.boots}×)` : ""}`,
+      );
+    }
+  } else {
+    out.push(`  reactions per mote: ${stats(s.per_node.map((n) => n.reactions))}`);
+    out.push(`  VM instructions per mote: ${stats(s.per_node.map((n) => n.instructions))}`);
+    const ledHist = new Map<number, number>();
+    for (const n of s.per_node) ledHist.set(n.leds, (ledHist.get(n.leds) ?? 0) + 1);
+    out.push(`  LEDs: ${[...ledHist].sort((a, b) => a[0] - b[0]).map(([l, c]) => `${l.toString(2).padStart(3, "0")}: ${c} motes`).join(", ")}`);
+    const outs = new Map<string, number>();
+    for (const n of s.per_node) for (const [k, v] of Object.entries(n.outputs)) outs.set(k, (outs.get(k) ?? 0) + v);
+    out.push(`  outputs: ${[...outs].map(([k, v]) => `${k}×${fmt(v)}`).join(" ")}`);
+    const faulty = s.per_node.filter((n) => n.fault);
+    for (const n of faulty.slice(0, 10)) out.push(`  node ${n.id}: FAULT: ${n.fault}`);
+    out.push("  (per-mote figures: --json)");
+  }
+  return `${out.join("\n")}\n`;
+}

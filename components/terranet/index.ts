@@ -1,0 +1,3 @@
+/** TerraNet: the single-mote components (local.ts) and the networked ones (net.ts). */
+export * from "./local";
+export { LocalOps, TerraNetRadio } from "./net";
