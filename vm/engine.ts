@@ -125,6 +125,62 @@ const EMPTY_ARGS = new Int32Array(0);
 /** `run` start: dequeue one input and wake its gates first. */
 const RUN_INPUT = -2;
 
+/** What every VM of one capsule shares (derived from the capsule once; read-only but for the call scratch). */
+interface Shared {
+  // gate lists, flattened: list k is gates[start[k] .. start[k+1])
+  inGates: Uint8Array;
+  inStart: Uint16Array;
+  ievGates: Uint8Array;
+  ievStart: Uint16Array;
+  timerGates: Uint8Array;
+  asyncGates: Uint8Array;
+  /** Call argument scratch by argument count (one VM runs at a time; hosts copy what they keep). */
+  argBufs: Int32Array[];
+  /** pc of each outr -> its index among the capsule's outr instructions (-1 elsewhere). */
+  outrIndex: Int16Array;
+  /** [address, length] of each outr's record, by index. */
+  outrRanges: [number, number][];
+}
+
+const shared = new WeakMap<VerifiedCapsule, Shared>();
+
+function sharedOf(c: VerifiedCapsule): Shared {
+  let sh = shared.get(c);
+  if (sh) return sh;
+  const flatten = (lists: readonly (readonly number[])[]): [Uint8Array, Uint16Array] => {
+    const start = new Uint16Array(lists.length + 1);
+    let n = 0;
+    lists.forEach((l, k) => {
+      start[k] = n;
+      n += l.length;
+    });
+    start[lists.length] = n;
+    const gates = new Uint8Array(n);
+    lists.forEach((l, k) => gates.set(l, start[k]));
+    return [gates, start];
+  };
+  const [inGates, inStart] = flatten(c.inputs.map((i) => i.gates));
+  const [ievGates, ievStart] = flatten(c.internals);
+  const argBufs: Int32Array[] = [];
+  const outrIndex = new Int16Array(c.code.length).fill(-1);
+  const outrRanges: [number, number][] = [];
+  const code = c.code;
+  for (let pc = 0; pc < code.length; pc++) {
+    if (!c.instrStarts[pc]) continue;
+    const op = code[pc];
+    if (op === Op.call || op === Op.callv) {
+      const n = code[pc + 2];
+      if (!argBufs[n]) argBufs[n] = n === 0 ? EMPTY_ARGS : new Int32Array(n);
+    } else if (op === Op.outr) {
+      outrIndex[pc] = outrRanges.length;
+      outrRanges.push([code[pc + 2] | (code[pc + 3] << 8), code[pc + 4]]);
+    }
+  }
+  sh = { inGates, inStart, ievGates, ievStart, timerGates: Uint8Array.from(c.timers), asyncGates: Uint8Array.from(c.asyncs), argBufs, outrIndex, outrRanges };
+  shared.set(c, sh);
+  return sh;
+}
+
 export class Vm {
   /** The var area (the script's variables). */
   readonly vars: Uint8Array;
@@ -143,7 +199,7 @@ export class Vm {
   private readonly stack: Int32Array;
   private readonly track: Uint16Array;
   private tp = 0;
-  private readonly ev = new Uint8Array(EVENT_DATA_BYTES);
+  private readonly ev: Uint8Array;
   /** Bytes of `ev` that may be non-zero. */
   private evDirty = 0;
   private readonly limit: number;
@@ -167,13 +223,14 @@ export class Vm {
   private qCount = 0;
 
   // error queue
-  private readonly errCodes = new Int32Array(ERROR_QUEUE_CAPACITY);
+  private readonly errCodes: Int32Array;
   private errCount = 0;
   private inErrorReaction = false;
 
-  private readonly argBufs: Int32Array[] = [];
-  /** outr views by pc (preallocated: outr allocates nothing). */
-  private readonly outrViews: Uint8Array[] = [];
+  private readonly argBufs: Int32Array[];
+  private readonly outrIndex: Int16Array;
+  /** A view of each outr's record in this VM's var area (preallocated: outr allocates nothing). */
+  private readonly outrViews: Uint8Array[];
 
   private _halted = false;
   private _booted = false;
@@ -186,48 +243,40 @@ export class Vm {
     this.capsule = c;
     this.host = host;
     this.code = c.code;
-    this.vars = new Uint8Array(c.varBytes);
-    this.slots = new Uint16Array(c.slots);
-    this.stack = new Int32Array(Math.max(c.stackCells, 1));
-    this.track = new Uint16Array(c.trackDepth);
     this.limit = opts.instructionLimit ?? Infinity;
     const cap = opts.queueCapacity ?? 8;
     if (!Number.isInteger(cap) || cap < 0 || cap > 0xffff) throw new RangeError(`Vm: queueCapacity ${cap} is not 0..65535`);
     this.qCap = cap;
-    this.q = new Int32Array(cap * 4);
-    this.qData = new Uint8Array(cap * EVENT_DATA_BYTES);
+    // All mutable state in one buffer (32-bit parts first, then 16-bit, then bytes): one allocation, good locality.
+    const cells = Math.max(c.stackCells, 1);
+    const o32 = { stack: 0, q: 4 * cells, err: 4 * cells + 16 * cap };
+    const o16 = { slots: o32.err + 4 * ERROR_QUEUE_CAPACITY, track: 0 };
+    o16.track = o16.slots + 2 * c.slots;
+    const o8 = { vars: o16.track + 2 * c.trackDepth, ev: 0, qData: 0 };
+    o8.ev = o8.vars + c.varBytes;
+    o8.qData = o8.ev + EVENT_DATA_BYTES;
+    const buf = new ArrayBuffer(o8.qData + cap * EVENT_DATA_BYTES);
+    this.stack = new Int32Array(buf, o32.stack, cells);
+    this.q = new Int32Array(buf, o32.q, cap * 4);
+    this.errCodes = new Int32Array(buf, o32.err, ERROR_QUEUE_CAPACITY);
+    this.slots = new Uint16Array(buf, o16.slots, c.slots);
+    this.track = new Uint16Array(buf, o16.track, c.trackDepth);
+    this.vars = new Uint8Array(buf, o8.vars, c.varBytes);
+    this.ev = new Uint8Array(buf, o8.ev, EVENT_DATA_BYTES);
+    this.qData = new Uint8Array(buf, o8.qData, cap * EVENT_DATA_BYTES);
 
-    const flatten = (lists: readonly (readonly number[])[]): [Uint8Array, Uint16Array] => {
-      const start = new Uint16Array(lists.length + 1);
-      let n = 0;
-      lists.forEach((l, k) => {
-        start[k] = n;
-        n += l.length;
-      });
-      start[lists.length] = n;
-      const gates = new Uint8Array(n);
-      lists.forEach((l, k) => gates.set(l, start[k]));
-      return [gates, start];
-    };
-    [this.inGates, this.inStart] = flatten(c.inputs.map((i) => i.gates));
-    [this.ievGates, this.ievStart] = flatten(c.internals);
+    const sh = sharedOf(c);
+    this.inGates = sh.inGates;
+    this.inStart = sh.inStart;
+    this.ievGates = sh.ievGates;
+    this.ievStart = sh.ievStart;
+    this.timerGates = sh.timerGates;
+    this.asyncGates = sh.asyncGates;
+    this.argBufs = sh.argBufs;
+    this.outrIndex = sh.outrIndex;
+    this.outrViews = sh.outrRanges.map(([a, n]) => this.vars.subarray(a, a + n));
     this.inputIndex = c.inputIndex;
     this.errorInput = c.errorInput;
-    this.timerGates = Uint8Array.from(c.timers);
-    this.asyncGates = Uint8Array.from(c.asyncs);
-
-    // preallocated call arguments and outr views
-    for (let pc = 0; pc < this.code.length; pc++) {
-      if (!c.instrStarts[pc]) continue;
-      const op = this.code[pc];
-      if (op === Op.call || op === Op.callv) {
-        const n = this.code[pc + 2];
-        if (!this.argBufs[n]) this.argBufs[n] = n === 0 ? EMPTY_ARGS : new Int32Array(n);
-      } else if (op === Op.outr) {
-        const a = this.code[pc + 2] | (this.code[pc + 3] << 8);
-        this.outrViews[pc] = this.vars.subarray(a, a + this.code[pc + 4]);
-      }
-    }
   }
 
   /** True after `term` (or a fault): later inputs and timers do nothing. */
@@ -837,7 +886,7 @@ export class Vm {
           pc += 3;
           continue;
         case Op.outr:
-          host.output(code[pc + 1], this.outrViews[pc]);
+          host.output(code[pc + 1], this.outrViews[this.outrIndex[pc]]);
           pc += 5;
           continue;
         case Op.call:
