@@ -25,8 +25,10 @@ export interface OutputRecord {
  * input raising, record access. Component sets register their handlers.
  */
 export class ComponentHost implements VmHost {
-  private outputs = new Map<number, { name: string; h: OutputHandler | null }>();
-  private functions = new Map<number, { name: string; h: FunctionHandler | null }>();
+  // Dispatch tables indexed by configuration id (ids are 0..254).
+  private outNames: (string | undefined)[] = new Array(256).fill(undefined);
+  private outHandlers: (OutputHandler | null)[] = new Array(256).fill(null);
+  private fnHandlers: (FunctionHandler | null)[] = new Array(256).fill(null);
   vm!: Vm;
   /** Called for every output event, handled or not (records are decoded only when it is set). */
   onOutput: ((r: OutputRecord) => void) | undefined;
@@ -34,27 +36,26 @@ export class ComponentHost implements VmHost {
   onError: (code: number, pc: number) => void = () => {};
 
   constructor(readonly cfg: Configuration) {
-    for (const o of cfg.outputs.values()) this.outputs.set(o.id, { name: o.name, h: null });
-    for (const f of cfg.functions.values()) this.functions.set(f.id, { name: f.name, h: null });
+    for (const o of cfg.outputs.values()) this.outNames[o.id] = o.name;
   }
 
   /** Register the handler of an output event, if the configuration declares it. */
   handleOutput(name: string, h: OutputHandler): void {
     const o = this.cfg.outputs.get(name);
-    if (o) this.outputs.get(o.id)!.h = h;
+    if (o) this.outHandlers[o.id] = h;
   }
 
   /** Register the implementation of a function, if the configuration declares it. */
   handleFunction(name: string, h: FunctionHandler): void {
     const f = this.cfg.functions.get(name);
-    if (f) this.functions.get(f.id)!.h = h;
+    if (f) this.fnHandlers[f.id] = h;
   }
 
   output(id: number, value: number | Uint8Array): void {
-    const o = this.outputs.get(id);
     const v = typeof value === "number" ? value : value.slice();
-    if (this.onOutput) this.report(o?.name, id, v);
-    o?.h?.(v);
+    if (this.onOutput) this.report(this.outNames[id], id, v);
+    const h = this.outHandlers[id];
+    if (h) h(v);
   }
 
   private report(name: string | undefined, id: number, v: number | Uint8Array): void {
@@ -69,9 +70,8 @@ export class ComponentHost implements VmHost {
   }
 
   call(id: number, args: Int32Array): number {
-    const f = this.functions.get(id);
-    if (!f?.h) return 1; // FAIL: the component set does not implement it
-    return f.h(args);
+    const h = this.fnHandlers[id];
+    return h ? h(args) : 1; // FAIL: the component set does not implement it
   }
 
   error(code: number, pc: number): void {
@@ -80,11 +80,18 @@ export class ComponentHost implements VmHost {
 
   /** Raise an input occurrence by name; false when the VM's queue is full or the input is unknown. */
   raise(name: string, data: number | Uint8Array = 0, aux?: number): boolean {
+    return this.raiser(name)(data, aux);
+  }
+
+  /**
+   * A function raising input `name` (resolved once: for handlers on hot paths).
+   * The selector defaults to the value's low byte, or a record's first byte.
+   */
+  raiser(name: string): (data?: number | Uint8Array, aux?: number) => boolean {
     const ev = this.cfg.inputs.get(name);
-    if (!ev) return false;
+    if (!ev) return () => false;
     const id = ev.anyId ?? ev.filteredId!;
-    const a = aux ?? (typeof data === "number" ? data & 0xff : data[0] ?? 0);
-    return this.vm.enqueue(id, a, data);
+    return (data = 0, aux) => this.vm.enqueue(id, aux ?? (typeof data === "number" ? data & 0xff : data[0] ?? 0), data);
   }
 
   input(name: string): InputEvent | undefined {

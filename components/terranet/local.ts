@@ -88,7 +88,8 @@ export function installLocal(host: ComponentHost, opts: TerraNetOptions, state: 
   host.handleOutput("LED1", bit(1));
   host.handleOutput("LED2", bit(2));
   for (const [req, input] of [["REQ_TEMP", "TEMP"], ["REQ_PHOTO", "PHOTO"], ["REQ_VOLTS", "VOLTS"], ["REQ_MIC", "MIC"]] as const) {
-    host.handleOutput(req, () => host.raise(input, opts.sensors.read(input, host.vm.now)));
+    const raise = host.raiser(input);
+    host.handleOutput(req, () => raise(opts.sensors.read(input, host.vm.now)));
   }
   for (const p of ["A", "B"] as const) {
     host.handleOutput(`SET_PORT_${p}`, (v) => { state.ports[`PORT_${p}`] = (v as number) & 1; });
@@ -102,7 +103,8 @@ export function installLocal(host: ComponentHost, opts: TerraNetOptions, state: 
     if (host.input("CUSTOM_A_ID")) host.raise("CUSTOM_A_ID", x, x); // TerraGrp names the filtered form apart
     host.raise("CUSTOM_A", x, x);
   });
-  host.handleOutput("REQ_CUSTOM", () => host.raise("CUSTOM", 0));
+  const custom = host.raiser("CUSTOM");
+  host.handleOutput("REQ_CUSTOM", () => custom(0));
 
   let rnd = (opts.seed ?? (opts.nodeId * 2654435761) >>> 0) || 1;
   host.handleFunction("getNodeId", () => opts.nodeId);
