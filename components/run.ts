@@ -5,7 +5,7 @@
  * record of every output, runtime error and statistic.
  */
 import type { Configuration } from "../compiler/config";
-import { runVirtual, type TimedInput } from "../vm/driver";
+import { runRealtime, runVirtual, type TimedInput, type WallClock } from "../vm/driver";
 import { Vm, type VmStats } from "../vm/engine";
 import type { VerifiedCapsule } from "../vm/verify";
 import { ComponentHost, type OutputRecord } from "./host";
@@ -83,18 +83,38 @@ export function createMote(capsule: VerifiedCapsule, cfg: Configuration, opts: {
   return { vm, host, state };
 }
 
-/** Run one mote against a trace in virtual time. */
-export function runMote(capsule: VerifiedCapsule, cfg: Configuration, opts: RunOptions): RunResult {
+/** A mote set up for a run: start it with the virtual or the real-time driver, then collect the result. */
+function prepare(capsule: VerifiedCapsule, cfg: Configuration, opts: RunOptions & { onOutput?: (r: OutputRecord) => void }) {
   const outputs: OutputRecord[] = [];
   const errors: RuntimeErrorRecord[] = [];
   const { vm, host, state } = createMote(capsule, cfg, { nodeId: opts.nodeId ?? 1, seed: opts.seed, sensors: new TraceSensors(opts.trace) });
-  host.onOutput = (r) => outputs.push(r);
+  host.onOutput = (r) => {
+    outputs.push(r);
+    opts.onOutput?.(r);
+  };
   host.onError = (code, pc) => errors.push({ at_ms: vm.now, code, message: ERROR_NAMES[code] ?? `error ${code}`, pc });
   const inputs: TimedInput[] = opts.trace
     .filter((e) => !REQUESTED_INPUTS.has(e.event))
     .map((e) => ({ at: e.at, id: e.input.anyId ?? e.input.filteredId!, aux: e.aux, data: e.data }));
   const last = opts.trace.length ? opts.trace[opts.trace.length - 1].at : 0;
   const until = opts.until ?? last;
-  runVirtual(vm, inputs, until + 1);
-  return { outputs, errors, stats: { ...vm.stats }, halted: vm.halted, state, end_ms: Math.min(vm.now, until) };
+  const result = (): RunResult => ({ outputs, errors, stats: { ...vm.stats }, halted: vm.halted, state, end_ms: Math.min(vm.now, until) });
+  return { vm, inputs, until, result };
+}
+
+/** Run one mote against a trace in virtual time. */
+export function runMote(capsule: VerifiedCapsule, cfg: Configuration, opts: RunOptions): RunResult {
+  const m = prepare(capsule, cfg, opts);
+  runVirtual(m.vm, m.inputs, m.until + 1);
+  return m.result();
+}
+
+/**
+ * Run one mote with logical time following the wall clock (`terra run
+ * --realtime`); `onOutput` sees each output as it happens. Same outputs as runMote.
+ */
+export async function runMoteRealtime(capsule: VerifiedCapsule, cfg: Configuration, opts: RunOptions & { onOutput?: (r: OutputRecord) => void; clock?: WallClock }): Promise<RunResult> {
+  const m = prepare(capsule, cfg, opts);
+  await runRealtime(m.vm, m.inputs, m.until + 1, opts.clock);
+  return m.result();
 }
