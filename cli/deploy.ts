@@ -13,7 +13,7 @@
  */
 import { extname } from "node:path";
 import type { Command } from "commander";
-import { decode as cborDecode } from "cbor-x";
+import { decode as cborDecode } from "cborg";
 import type { CompileResult } from "../compiler/compile";
 import { CapsuleError } from "../vm/capsule";
 import { coapRequest, type CoapResponse, CoapUriError, Gateway, LocalNetwork, parseCoapUri } from "../components/gateway/index";

@@ -5,7 +5,7 @@
  * and every error code with its diagnostic payload.
  */
 import { createSocket } from "node:dgram";
-import { decode as cborDecode } from "cbor-x";
+import { decode as cborDecode } from "cborg";
 import { generate, parse } from "coap-packet";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { compileFile } from "../cli/util";

@@ -32,7 +32,7 @@ import { createSocket, type RemoteInfo, type Socket } from "node:dgram";
 import type { KeyObject } from "node:crypto";
 import { createServer, type IncomingMessage, type OutgoingMessage, type Server } from "coap";
 import { generate, type Option, parse } from "coap-packet";
-import { encode as cborEncode } from "cbor-x";
+import { encode as cborEncode } from "cborg";
 import { MAX_BLOCK_BYTES } from "../dissemination/frames";
 import { checkSignedCapsule, hex8, keyFingerprint, parseHeader, type RejectReason, type Rejection, sha256, toHex } from "../security/index";
 import { filterLinks, formatLinks, type Link } from "./linkformat";
