@@ -16,7 +16,7 @@ import type { Command } from "commander";
 import { decode as cborDecode } from "cborg";
 import type { CompileResult } from "../compiler/compile";
 import { CapsuleError } from "../vm/capsule";
-import { coapRequest, type CoapResponse, CoapUriError, Gateway, LocalNetwork, parseCoapUri } from "../components/gateway/index";
+import { coapRequest, type CoapResponse, CoapUriError, Gateway, parseCoapUri, SimNetwork } from "../components/gateway/index";
 import {
   formatPsk, generateNetworkKey, generatePsk, KeyError, keyFingerprint, loadPrivateKey, loadPsk, loadPublicKey, type ManifestAuth, parseHeader,
   privateKeyPem, publicKeyPem, rawPublicKey, signCapsuleWith, toHex, writeKeyFile,
@@ -161,7 +161,7 @@ export function registerDeploy(program: Command): void {
     });
 
   program.command("gateway")
-    .description("run the CoAP gateway in front of a network of motes (phase 1: an in-process network, real time)")
+    .description("run the CoAP gateway in front of a simulated network of motes (the network simulator, in real time)")
     .requiredOption("--sim <script>", "the program every mote runs at start (its configuration is the network's)")
     .requiredOption("--key <file>", "the network's public key (terra keygen; a private key file also works)")
     .option("--nodes <n>", "motes in the network", "25")
@@ -173,19 +173,18 @@ export function registerDeploy(program: Command): void {
     .option("--platform <name>", "platform whose script space the motes have", "host")
     .option("--auth <mode>", "how motes authenticate capsules: ed25519 or psk", "ed25519")
     .option("--psk <file>", "pre-shared key for --auth psk (terra keygen --psk)")
-    .option("--mac <model>", "radio MAC model: ideal or csma", "ideal")
+    .option("--sensors <model>", "sensor model of the simulated motes (as terra sim --sensors)", "sine")
     .option("-I, --include <dir>", "add a directory to the #include search path (repeatable)", collect, [])
     .option("--quiet", "do not log requests")
     .action(async (opts: {
       sim: string; key: string; nodes: string; port: string; bind: string; topology: string; loss: string; seed: string; platform: string; auth: string;
-      psk?: string; mac: string; include: string[]; quiet?: boolean;
+      psk?: string; sensors: string; include: string[]; quiet?: boolean;
     }) => {
       const nodes = intOption(opts.nodes, "--nodes", 4096);
       if (nodes < 1) throw new UsageError("--nodes must be 1 or more");
       const port = intOption(opts.port, "--port", 65535);
       if (opts.topology !== "grid" && opts.topology !== "random") throw new UsageError(`--topology must be grid or random, got "${opts.topology}"`);
       if (opts.auth !== "ed25519" && opts.auth !== "psk") throw new UsageError(`--auth must be ed25519 or psk, got "${opts.auth}"`);
-      if (opts.mac !== "ideal" && opts.mac !== "csma") throw new UsageError(`--mac must be ideal or csma, got "${opts.mac}"`);
       if (opts.auth === "psk" && !opts.psk) throw new UsageError("--auth psk needs --psk <file>");
       const loss = floatOption(opts.loss, "--loss", 0, 0.99);
       const seed = intOption(opts.seed, "--seed", 0xffffffff);
@@ -194,10 +193,10 @@ export function registerDeploy(program: Command): void {
       const r = compileFile(opts.sim, { include: opts.include, programVersion: 1 });
       printDiagnostics(r.diagnostics, r.sources);
       if (!r.ok) throw new InputError(`${opts.sim}: the script has errors`);
-      let network: LocalNetwork;
+      let network: SimNetwork;
       try {
-        network = new LocalNetwork({
-          initial: r.capsule!, config: r.config!, nodes, topology: opts.topology, loss, seed, auth, publicKey, platform: opts.platform, mac: opts.mac,
+        network = new SimNetwork({
+          initial: r.capsule!, config: r.config!, nodes, topology: opts.topology, loss, seed, auth, publicKey, platform: opts.platform, sensors: opts.sensors,
         });
       } catch (e) {
         throw new InputError((e as Error).message);

@@ -1,16 +1,24 @@
 /**
  * `terra sim`: compile a script and run it on a whole simulated network of
  * motes (components/sim), then print what the base station received and the
- * per-node and radio statistics.
+ * per-node and radio statistics. With --deploy-at, every mote also runs
+ * capsule dissemination and a new signed version is injected at the base
+ * station during the run (components/sim/dissemination.ts).
  */
+import { createPublicKey, type KeyObject } from "node:crypto";
 import { closeSync, existsSync, openSync, readdirSync, statSync, writeSync } from "node:fs";
 import { basename, join } from "node:path";
 import cliProgress from "cli-progress";
 import type { Command } from "commander";
+import type { Configuration } from "../compiler/config";
 import {
   buildTopology, type ChurnAction, DEFAULT_SENSORS, formatSummary, type LossModel, parseDuration, parseSchedule, parseSensorSpec,
   SimInputError, Simulator, summarize, type TopologySpec,
 } from "../components/sim/index";
+import type { DisseminationOptions } from "../components/sim/dissemination";
+import {
+  checkSignedCapsule, generateNetworkKey, KeyError, keyFingerprint, loadPrivateKey, loadPsk, type ManifestAuth, signCapsuleWith,
+} from "../components/security/index";
 import { loadCapsule } from "../vm/verify";
 import { collect, compileFile, InputError, intOption, printDiagnostics, readText, sha256, UsageError } from "./util";
 
@@ -32,6 +40,10 @@ interface SimCliOptions {
   platform?: string;
   json?: boolean;
   progress?: boolean;
+  deployAt?: string;
+  deploy?: string;
+  key?: string;
+  psk?: string;
 }
 
 const numberOption = (v: string, name: string, lo: number, hi: number): number => {
@@ -102,6 +114,10 @@ export function registerSim(program: Command): void {
     .option("--boot-jitter <ms>", "motes boot at a random ms in [0, jitter)", "1000")
     .option("--platform <name>", "mote platform whose script memory the script must fit (default micaz, or the smallest listed)")
     .option("--trace <file>", "write every event as JSON lines (node, time, kind, data)")
+    .option("--deploy-at <time>", "inject a new signed version at the base station at this time; every mote runs capsule dissemination")
+    .option("--deploy <script>", "the new version's script (default: the same script, recompiled with version + 1)")
+    .option("--key <file>", "the network's private key to sign capsules (terra keygen; default: an ephemeral key for this run)")
+    .option("--psk <file>", "motes authenticate blocks with this pre-shared key (HMAC-SHA-256 tags) instead of Ed25519")
     .option("--json", "print the summary as one JSON object")
     .option("--no-progress", "no progress bar")
     .action((file: string, opts: SimCliOptions) => {
@@ -131,6 +147,14 @@ export function registerSim(program: Command): void {
       if (kind === "file" && opts.nodes !== undefined) throw new UsageError("--nodes does not apply to --topology file: (the file lists the nodes)");
       const nodes = opts.nodes === undefined ? 25 : intOption(opts.nodes, "--nodes", 65534);
       if (nodes < 1) throw new UsageError("--nodes must be at least 1");
+      let deployAt: number | undefined;
+      if (opts.deployAt !== undefined) {
+        deployAt = parseDuration(opts.deployAt);
+        if (deployAt === undefined) throw new UsageError(`--deploy-at must be a time like 60000, 60s or 1min, got "${opts.deployAt}"`);
+        if (deployAt >= duration) throw new UsageError(`--deploy-at ${opts.deployAt} is not before the end of the run (--duration ${opts.duration})`);
+      } else {
+        for (const [o, v] of [["--deploy", opts.deploy], ["--key", opts.key], ["--psk", opts.psk]] as const) if (v !== undefined) throw new UsageError(`${o} needs --deploy-at <time>`);
+      }
 
       try {
         // ---- input files
@@ -167,39 +191,50 @@ export function registerSim(program: Command): void {
               `but ${platform} has ${fit.script_space} bytes for scripts with ${r.config!.name}` + (ok.length ? `; it fits ${ok.join(", ")} (--platform)` : ""),
           );
         }
-        const capsule = loadCapsule(r.capsule!, { sha256 });
+        // ---- dissemination: signed versions 1 (every mote's initial program) and 2 (injected)
+        const deployment = deployAt === undefined ? undefined : prepareDeployment(file, opts, r.capsule!, r.config!, fit.script_space);
+        const capsule = loadCapsule(deployment?.initial ?? r.capsule!, { sha256 });
 
         // ---- run
         const trace = opts.trace ? new TraceFile(opts.trace) : null;
         let sim: Simulator;
         try {
-          sim = new Simulator({ capsule, cfg: r.config!, topology: topo, sensors, seed, base: baseId, bootJitterMs: jitter, churn, trace: trace?.line });
+          sim = new Simulator({
+            capsule, cfg: r.config!, topology: topo, sensors, seed, base: baseId, bootJitterMs: jitter, churn, trace: trace?.line, dissemination: deployment?.options,
+          });
+          if (deployment) sim.diss!.injectAt(deployAt!, deployment.next);
         } catch (e) {
           trace?.close();
           if (e instanceof RangeError || e instanceof Error) throw new InputError(e.message);
           throw e;
         }
         const showBar = !opts.json && opts.progress !== false && process.stderr.isTTY;
-        const bar = showBar
-          ? new cliProgress.SingleBar({ format: "sim |{bar}| {percentage}% | {value}/{total} s simulated | {speed}× real time", stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic)
-          : null;
+        const bars = showBar ? new cliProgress.MultiBar({ stream: process.stderr, hideCursor: true, barsize: 30, format: "{name} |{bar}| {value}/{total} {unit}" }, cliProgress.Presets.shades_classic) : null;
         const totalS = Math.round(duration / 1000);
-        bar?.start(totalS, 0, { speed: "-" });
+        const bar = bars?.create(totalS, 0, { name: "sim     ", unit: "s" });
+        const cover = deployment ? bars?.create(topo.n, 0, { name: "coverage", unit: `motes (v${deployment.version} at ${opts.deployAt})` }) : undefined;
         const t0 = performance.now();
         const steps = Math.max(1, Math.min(1000, Math.ceil(duration / 1000)));
         for (let k = 1; k <= steps; k++) {
           sim.runUntil(Math.round((duration * k) / steps));
           if (bar) {
             const wall = (performance.now() - t0) / 1000;
-            bar.update(Math.round((duration * k) / steps / 1000), { speed: wall > 0 ? ((duration * k) / steps / 1000 / wall).toFixed(0) : "-" });
+            const simS = Math.round((duration * k) / steps / 1000);
+            bar.update(simS, { unit: `s, ${wall > 0 ? (simS / wall).toFixed(0) : "-"}× real time` });
+            const p = sim.diss?.progress();
+            if (cover && p) {
+              cover.setTotal(p.reachable);
+              cover.update(p.installed, { unit: `motes run v${p.version}${p.coverageMs !== null ? `, all at ${(p.coverageMs / 1000).toFixed(1)} s` : ""}` });
+            }
           }
         }
-        bar?.stop();
+        bars?.stop();
         const wall = performance.now() - t0;
         trace?.close();
         const summary = summarize(sim, {
           script: basename(file), config: r.config!.name, platform: platform!, topology: topo.describe, nodes: topo.n, seed,
           duration_ms: duration, loss: loss.kind === "distance" ? "distance" : String(loss.loss), sensors: opts.sensors, wall_ms: Math.round(wall),
+          ...(deployment ? { key: deployment.key } : {}),
         });
         if (opts.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
         else process.stdout.write(formatSummary(summary));
@@ -208,4 +243,45 @@ export function registerSim(program: Command): void {
         throw e;
       }
     });
+}
+
+/** The capsules and options of a run with --deploy-at. @throws InputError when a key is unusable or the new version would be refused. */
+function prepareDeployment(file: string, opts: SimCliOptions, unsigned: Uint8Array, config: Configuration, scriptSpace: number): {
+  initial: Uint8Array; next: Uint8Array; version: number; key: string; options: DisseminationOptions;
+} {
+  let privateKey: KeyObject, publicKey: KeyObject, key: string;
+  try {
+    if (opts.key) {
+      privateKey = loadPrivateKey(opts.key);
+      publicKey = createPublicKey(privateKey);
+      key = `${opts.key} (fingerprint ${keyFingerprint(publicKey)})`;
+    } else {
+      ({ privateKey, publicKey } = generateNetworkKey());
+      key = `ephemeral, generated for this run (fingerprint ${keyFingerprint(publicKey)}; --key to use the network's)`;
+    }
+  } catch (e) {
+    if (e instanceof KeyError) throw new InputError(e.message);
+    throw e;
+  }
+  const auth: ManifestAuth = opts.psk ? { mode: "psk", psk: pskOf(opts.psk) } : { mode: "ed25519", publicKey };
+  const initial = signCapsuleWith(unsigned, privateKey);
+  const newFile = opts.deploy ?? file;
+  const version = 2;
+  const r = compileFile(newFile, { include: opts.include, programVersion: version });
+  if (!opts.json || !r.ok) printDiagnostics(opts.deploy ? r.diagnostics : [], r.sources);
+  if (!r.ok) throw new InputError(`${newFile}: the script has errors`);
+  if (r.config!.id !== config.id) throw new InputError(`--deploy ${newFile}: it is for configuration ${r.config!.name}, the motes run ${config.name}`);
+  const next = signCapsuleWith(r.capsule!, privateKey);
+  const check = checkSignedCapsule(next, { publicKey, configId: config.id, installedVersion: 1, scriptSpace });
+  if (!check.ok) throw new InputError(`--deploy ${newFile}: the base station would refuse it: ${check.rejection.reason}: ${check.rejection.detail}`);
+  return { initial, next, version, key, options: { auth, publicKey, initial, scriptSpace } };
+}
+
+function pskOf(path: string): Uint8Array {
+  try {
+    return loadPsk(path);
+  } catch (e) {
+    if (e instanceof KeyError) throw new InputError(e.message);
+    throw e;
+  }
 }

@@ -6,9 +6,11 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
   ADV_BYTES, decodeFrame, encodeFrame, FRAME_ADV, FRAME_DATA, FRAME_FLOOD, FRAME_REQ, type Frame, MAC_OVERHEAD_BYTES, manifestChunks,
-  MAX_BITMAP_BYTES, MAX_BLOCK_BYTES, MAX_FRAME_BYTES, MANIFEST_CHUNK_BYTES, type Scheduler, type Timer, Trickle, XorShift32,
+  MAX_BITMAP_BYTES, MAX_BLOCK_BYTES, MAX_FRAME_BYTES, MANIFEST_CHUNK_BYTES, Trickle,
 } from "../components/dissemination";
 import { manifestBytes, TAG_BYTES } from "../components/security";
+import { Rng } from "../components/sim/rng";
+import { ManualClock } from "./helpers/adversary";
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 
@@ -63,39 +65,13 @@ describe("frames", () => {
   });
 });
 
-/** A scheduler whose time the test advances by hand. */
-function manualClock() {
-  let now = 0;
-  const q: { t: number; fn: () => void; dead: boolean }[] = [];
-  const clock: Scheduler = {
-    now: () => now,
-    setTimer(d, fn): Timer {
-      const e = { t: now + d, fn, dead: false };
-      q.push(e);
-      return { cancel: () => { e.dead = true; } };
-    },
-  };
-  const advance = (to: number) => {
-    for (;;) {
-      q.sort((a, b) => a.t - b.t);
-      const e = q.find((x) => !x.dead && x.t <= to);
-      if (!e) break;
-      e.dead = true;
-      now = e.t;
-      e.fn();
-    }
-    now = to;
-  };
-  return { clock, advance, now: () => now };
-}
-
 describe("Trickle (RFC 6206)", () => {
   it("transmits once per interval at t in [I/2, I), doubling I up to Imax", () => {
-    const c = manualClock();
+    const c = new ManualClock();
     const sent: number[] = [];
-    const t = new Trickle(c.clock, new XorShift32(3), { iminMs: 100, imaxMs: 800, k: 1 }, () => sent.push(c.now()));
+    const t = new Trickle(c, new Rng(3), { iminMs: 100, imaxMs: 800, k: 1 }, () => sent.push(c.now()));
     t.start();
-    c.advance(100 + 200 + 400 + 800 + 800);
+    c.runUntil(100 + 200 + 400 + 800 + 800);
     // intervals [0,100) [100,300) [300,700) [700,1500) [1500,2300)
     const bounds = [[50, 100], [200, 300], [500, 700], [1100, 1500], [1900, 2300]];
     expect(sent.length).toBe(5);
@@ -107,31 +83,31 @@ describe("Trickle (RFC 6206)", () => {
   });
 
   it("k consistent transmissions heard before t suppress it", () => {
-    const c = manualClock();
+    const c = new ManualClock();
     let sent = 0;
-    const t = new Trickle(c.clock, new XorShift32(5), { iminMs: 1000, imaxMs: 1000, k: 2 }, () => sent++);
+    const t = new Trickle(c, new Rng(5), { iminMs: 1000, imaxMs: 1000, k: 2 }, () => sent++);
     t.start();
     t.consistent();
-    c.advance(999);
+    c.runUntil(999);
     expect(sent).toBe(1); // c = 1 < k = 2
-    c.advance(1001);
+    c.runUntil(1001);
     t.consistent();
     t.consistent();
-    c.advance(1999);
+    c.runUntil(1999);
     expect(sent).toBe(1);
     expect(t.suppressed).toBe(1);
   });
 
   it("an inconsistency resets I to Imin (and does nothing when I is Imin)", () => {
-    const c = manualClock();
-    const t = new Trickle(c.clock, new XorShift32(7), { iminMs: 100, imaxMs: 6400, k: 1 }, () => {});
+    const c = new ManualClock();
+    const t = new Trickle(c, new Rng(7), { iminMs: 100, imaxMs: 6400, k: 1 }, () => {});
     t.start();
-    c.advance(10_000);
+    c.runUntil(10_000);
     expect(t.interval).toBe(6400);
     t.inconsistent();
     expect(t.interval).toBe(100);
     t.inconsistent();
     expect(t.interval).toBe(100);
-    expect(() => new Trickle(c.clock, new XorShift32(1), { iminMs: 100, imaxMs: 50, k: 1 }, () => {})).toThrow(/Imin/);
+    expect(() => new Trickle(c, new Rng(1), { iminMs: 100, imaxMs: 50, k: 1 }, () => {})).toThrow(/Imin/);
   });
 });

@@ -1,7 +1,9 @@
 /**
- * `terra keygen`, `terra deploy`, `terra gateway` and `terra status` on the
- * esbuild bundle: files, exit codes (0 ok, 1 bad input, 2 usage), a full
- * deployment through a gateway process, and refusals shown by status.
+ * `terra keygen`, `terra deploy`, `terra gateway`, `terra status` and
+ * `terra sim --deploy-at` on the esbuild bundle: files, exit codes (0 ok,
+ * 1 bad input, 2 usage), a full deployment through a gateway process in
+ * front of a simulated network, refusals shown by status, and a new version
+ * disseminated during a simulation.
  */
 import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
@@ -102,4 +104,56 @@ describe("a gateway process", () => {
     gateway.kill("SIGTERM");
     await new Promise((r) => gateway!.on("exit", r));
   }, 90_000);
+});
+
+describe("terra sim --deploy-at", () => {
+  it("injects a new signed version at the base station; the summary shows coverage, install times, frames and the ephemeral key", () => {
+    const r = terra("sim", "examples/counter.terra", "--nodes", "25", "--loss", "0.2", "--duration", "90s", "--deploy-at", "30s", "--deploy", "examples/alarm.terra", "--json");
+    expect(r.code, r.err).toBe(0);
+    const s = JSON.parse(r.out);
+    const d = s.dissemination;
+    expect(d).toMatchObject({ protocol: "trickle", auth: "ed25519", version: 2, injected_ms: 30_000, reachable: 25, installed: 25, running: 25, mac_queue_drops: expect.any(Number) });
+    expect(d.key).toMatch(/^ephemeral, generated for this run \(fingerprint [0-9a-f]{16}/);
+    expect(d.injections).toMatchObject([{ t_ms: 30_000, version: 2, outcome: "accepted" }]);
+    expect(d.coverage_ms).toBeGreaterThan(30_000);
+    expect(d.coverage_time_s).toBeLessThan(30);
+    expect(d.frames_per_mote).toBeGreaterThan(0);
+    expect(d.frames.adv + d.frames.req + d.frames.data).toBe(d.frames.total);
+    expect(d.rejections.total).toBe(0);
+    for (const n of s.per_node) {
+      expect(n.version).toBe(2);
+      expect(n.installed_ms).toBeGreaterThanOrEqual(30_000);
+      expect(n.installed_ms).toBeLessThanOrEqual(d.coverage_ms);
+    }
+    // the new program ran: alarm.terra asks for PHOTO readings, counter.terra never does
+    expect(s.per_node.every((n: { outputs: Record<string, number> }) => n.outputs.REQ_PHOTO > 0)).toBe(true);
+    const text = terra("sim", "examples/counter.terra", "--nodes", "25", "--loss", "0.2", "--duration", "90s", "--deploy-at", "30s", "--no-progress");
+    expect(text.code).toBe(0);
+    expect(text.out).toMatch(/^Dissemination \(Trickle Imin 1 s, Imax 64 s, k 1; ed25519 manifests; key: ephemeral, generated for this run/m);
+    expect(text.out).toMatch(/30\.000 s {2}version 2 \(\d+ B in \d+ blocks\) injected at the base station: accepted/);
+    expect(text.out).toMatch(/version 2: installed by 25 of the 25 motes the base station reaches; full coverage at [\d.]+ s \([\d.]+ s after the injection\)/);
+    expect(text.out).toMatch(/node {2}up {2}leds .* version {2}installed/);
+  });
+
+  it("with the network's key, a PSK and churn during the transfer", () => {
+    const key = join(dir, "net.key");
+    const r = terra("sim", "examples/counter.terra", "--nodes", "49", "--loss", "0.3", "--duration", "2min", "--deploy-at", "20s", "--key", key, "--psk", join(dir, "net.psk"),
+      "--churn", "21s reboot 9", "--churn", "21500ms stop 17", "--churn", "40s start 17", "--platform", "telosb", "--json");
+    expect(r.code, r.err).toBe(0);
+    const d = JSON.parse(r.out).dissemination;
+    expect(d).toMatchObject({ auth: "psk", version: 2, reachable: 49, installed: 49, running: 49 });
+    expect(d.key).toMatch(/net\.key \(fingerprint [0-9a-f]{16}\)$/);
+  });
+
+  it("refuses what the base station would refuse, and options that need --deploy-at", () => {
+    const other = terra("sim", "examples/counter.terra", "--deploy-at", "10s", "--deploy", "examples/monitor.terra");
+    expect(other.code).toBe(1);
+    expect(other.err).toMatch(/--deploy examples\/monitor.terra: it is for configuration TerraGrp, the motes run TerraNet_MsgQ/);
+    expect(terra("sim", "examples/counter.terra", "--deploy", "examples/alarm.terra").code).toBe(2);
+    expect(terra("sim", "examples/counter.terra", "--deploy-at", "20min").code).toBe(2);
+    expect(terra("sim", "examples/counter.terra", "--deploy-at", "soon").code).toBe(2);
+    const pub = terra("sim", "examples/counter.terra", "--deploy-at", "10s", "--key", join(dir, "net.key.pub"));
+    expect(pub.code).toBe(1);
+    expect(pub.err).toMatch(/not a PEM private key/);
+  });
 });

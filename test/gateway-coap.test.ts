@@ -1,8 +1,10 @@
 /**
- * The CoAP gateway through node-coap's client, in-process: discovery (RFC
- * 6690), GET /vm as JSON and CBOR, block-wise PUT (RFC 7959) of a signed
- * capsule that then reaches every mote, observation (RFC 7641) of sensors,
- * and every error code with its diagnostic payload.
+ * The CoAP gateway through node-coap's client, in-process, in front of a
+ * simulated network (SimNetwork: the network simulator in real time):
+ * discovery (RFC 6690), GET /vm as JSON and CBOR, block-wise PUT (RFC 7959)
+ * of a signed capsule that then reaches every simulated mote over the
+ * simulated radio, observation (RFC 7641) of sensors, and every error code
+ * with its diagnostic payload.
  */
 import { createSocket } from "node:dgram";
 import { decode as cborDecode } from "cborg";
@@ -11,13 +13,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { compileFile } from "../cli/util";
 import { formatStatus } from "../cli/deploy";
 import { syntheticCapsule } from "../components/dissemination";
-import { coapObserve, coapRequest, Gateway, LocalNetwork } from "../components/gateway";
+import { coapObserve, coapRequest, Gateway, SimNetwork } from "../components/gateway";
 import { encodeFrame, FRAME_ADV, FRAME_DATA } from "../components/dissemination";
 import { generateNetworkKey, parseHeader, signCapsuleWith } from "../components/security";
 
 const key = generateNetworkKey();
 const init = compileFile("examples/counter.terra", {});
-let net: LocalNetwork;
+let net: SimNetwork;
 let gw: Gateway;
 let u: string;
 
@@ -35,7 +37,7 @@ const until = async (f: () => Promise<boolean>, ms: number) => {
 };
 
 beforeAll(async () => {
-  net = new LocalNetwork({
+  net = new SimNetwork({
     initial: init.capsule!, config: init.config!, nodes: 9, topology: "grid", loss: 0.1, seed: 1,
     auth: { mode: "ed25519", publicKey: key.publicKey }, publicKey: key.publicKey, platform: "telosb",
   });
@@ -111,6 +113,10 @@ describe("deploying", () => {
     const doc = await json("/vm");
     expect(doc).toMatchObject({ program: "alarm.terra", version: 2, signed: true, state: "running" });
     for (const m of await json("/vm/motes")) expect(m.version).toBe(2);
+    // it travelled over the simulated radio, and every simulated mote's VM runs it
+    expect(net.sim.diss!.frames().data).toBeGreaterThan(0);
+    for (let i = 0; i < net.sim.n; i++) expect(net.sim.vm(i)!.capsule.programVersion).toBe(2);
+    expect(net.sim.diss!.injections).toMatchObject([{ version: 2, outcome: "accepted" }]);
   });
 
   it("refusals have the right code, a diagnostic, and appear in GET /vm", async () => {
@@ -175,7 +181,7 @@ describe("deploying", () => {
     const h = parseHeader(evil);
     const { buildManifest } = await import("../components/security");
     const m = buildManifest(evil, { mode: "ed25519" });
-    const node = net.net.tb.mote(5).node;
+    const node = net.node(5)!;
     node.receive(encodeFrame({ type: FRAME_ADV, version: 9, configId: h.configId, blocks: h.blocks }), 999);
     for (let i = 0; i * 96 < m.length; i++) node.receive(encodeFrame({ type: FRAME_DATA, version: 9, segment: i, payload: m.slice(i * 96, (i + 1) * 96) }), 999);
     const motes = await json("/vm/motes");
@@ -189,7 +195,7 @@ describe("deploying", () => {
 
 describe("observing large documents", () => {
   it("/vm/motes of a network too big for one notification falls back to a plain block-wise GET (RFC 7641 §4.1)", async () => {
-    const big = new LocalNetwork({
+    const big = new SimNetwork({
       initial: init.capsule!, config: init.config!, nodes: 64, topology: "grid", loss: 0, seed: 1,
       auth: { mode: "ed25519", publicKey: key.publicKey }, publicKey: key.publicKey, realtime: false,
     });

@@ -11,13 +11,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { compileFile } from "../cli/util";
-import { Gateway, LocalNetwork } from "../components/gateway";
+import { Gateway, SimNetwork } from "../components/gateway";
 import { generateNetworkKey, signCapsuleWith } from "../components/security";
 
 const TOOL = "coap-client-notls";
 const key = generateNetworkKey();
 const init = compileFile("examples/counter.terra", {});
-let net: LocalNetwork;
+let net: SimNetwork;
 let gw: Gateway;
 let u: string;
 let dir: string;
@@ -33,7 +33,7 @@ beforeAll(async () => {
   const probe = spawnSync(TOOL, ["-h"], { encoding: "utf8" });
   if (probe.error) throw new Error(`${TOOL} is not installed: apt-get install libcoap3-bin (${probe.error.message})`);
   dir = mkdtempSync(join(tmpdir(), "terra-interop-"));
-  net = new LocalNetwork({
+  net = new SimNetwork({
     initial: init.capsule!, config: init.config!, nodes: 4, topology: "grid", loss: 0, seed: 2,
     auth: { mode: "ed25519", publicKey: key.publicKey }, publicKey: key.publicKey,
   });

@@ -1,8 +1,9 @@
 /**
- * Attacks at the motes: forged manifests, tampered blocks, replayed and
- * oversized capsules, capsules of another VM configuration, unsigned or
- * tampered capsules injected at the base station. None is ever installed;
- * each leaves a rejection with its reason (what `terra status` shows).
+ * Attacks at the motes of a simulated network: forged manifests, tampered
+ * blocks, replayed and oversized capsules, capsules of another VM
+ * configuration, unsigned or tampered capsules injected at the base station.
+ * None is ever installed or run; each leaves a rejection with its reason
+ * (what `terra status` and the `terra sim` summary show).
  */
 import { describe, expect, it } from "vitest";
 import {
@@ -17,8 +18,11 @@ const ATTACKER = 999;
 
 /** The attacker's radio: frames heard by the given motes (as if in range). */
 function air(net: TestNet, victims: number[], frame: Uint8Array): void {
-  for (const id of victims) if (net.tb.mote(id).up) net.tb.mote(id).node.receive(frame, ATTACKER);
+  for (const id of victims) if (net.up(id)) net.dnode(id).receive(frame, ATTACKER);
 }
+
+/** Version installed at mote `id`. */
+const version = (net: TestNet, id: number) => net.diss.version(net.index(id));
 
 /** Advertise a capsule's version and push its manifest and blocks, unsolicited. */
 function push(net: TestNet, victims: number[], cap: Uint8Array, opts: { mode?: "ed25519" | "psk"; tamper?: (block: number, p: Uint8Array) => Uint8Array; manifest?: Uint8Array } = {}): void {
@@ -37,7 +41,7 @@ function push(net: TestNet, victims: number[], cap: Uint8Array, opts: { mode?: "
 }
 
 function reasons(net: TestNet, ids: number[]): string[] {
-  return [...new Set(ids.flatMap((id) => net.dnode(id).rejections.map((r: RejectionRecord) => r.reason)))];
+  return [...new Set(ids.flatMap((id) => net.diss.rejectionsOf(net.index(id)).map((r: RejectionRecord) => r.reason)))];
 }
 
 const VICTIMS = [5, 6, 7, 10, 11, 12];
@@ -47,22 +51,25 @@ describe("attacks at the motes", () => {
     const net = testNet({ n: 16, loss: 0, seed: 2 });
     const rogue = generateNetworkKey();
     const evil = capsule(50, 500, { key: rogue });
-    net.tb.at(1000, () => push(net, VICTIMS, evil));
-    net.tb.run(30_000);
-    for (const m of net.tb.motes) expect(m.node.installedVersion).toBe(0);
+    net.run(1000);
+    push(net, VICTIMS, evil);
+    net.run(30_000);
+    for (let id = 1; id <= 16; id++) expect(version(net, id)).toBe(1);
+    for (let i = 0; i < 16; i++) expect(net.sim.vm(i)!.capsule.programVersion).toBe(1);
     expect(reasons(net, VICTIMS)).toEqual(["bad-signature"]);
     expect(net.violations).toEqual([]);
     // the network still takes the genuine next version
     net.deploy(31_000, capsule(2, 500));
-    expect(net.tb.runUntil(() => net.allCovered(2), 120_000)).toBeDefined();
+    expect(net.runUntil(() => net.allCovered(2), 120_000)).toBeDefined();
   });
 
   it("a forged manifest cannot pin motes to a fake version: the genuine one still arrives", () => {
     const net = testNet({ n: 16, loss: 0.1, seed: 3 });
     // an advertisement of a huge version nobody holds, then the genuine deployment
-    net.tb.at(1000, () => air(net, VICTIMS, encodeFrame({ type: FRAME_ADV, version: 0xfffffff0, configId: CFG, blocks: 9 })));
+    net.run(1000);
+    air(net, VICTIMS, encodeFrame({ type: FRAME_ADV, version: 0xfffffff0, configId: CFG, blocks: 9 }));
     net.deploy(T0, capsule(2, 800));
-    expect(net.tb.runUntil(() => net.allCovered(2), 200_000)).toBeDefined();
+    expect(net.runUntil(() => net.allCovered(2), 200_000)).toBeDefined();
     expect(net.violations).toEqual([]);
   });
 
@@ -71,8 +78,9 @@ describe("attacks at the motes", () => {
     const cap = capsule(2, 2000);
     net.deploy(T0, cap);
     // the attacker replays the genuine manifest but flips one byte of every block, at the same time
-    net.tb.at(T0 + 1, () => push(net, VICTIMS, cap, { tamper: (_j, p) => Uint8Array.from(p, (x, i) => (i === 5 ? x ^ 1 : x)) }));
-    expect(net.tb.runUntil(() => net.allCovered(2), 120_000)).toBeDefined();
+    net.run(T0 + 1);
+    push(net, VICTIMS, cap, { tamper: (_j, p) => Uint8Array.from(p, (x, i) => (i === 5 ? x ^ 1 : x)) });
+    expect(net.runUntil(() => net.allCovered(2), 120_000)).toBeDefined();
     expect(net.violations).toEqual([]);
     const tampered = VICTIMS.reduce((a, id) => a + net.dnode(id).stats.tamperedBlocks, 0);
     expect(tampered).toBeGreaterThan(0);
@@ -84,8 +92,9 @@ describe("attacks at the motes", () => {
     const net = testNet({ n: 9, loss: 0, seed: 5, auth: "psk" });
     const cap = capsule(2, 700);
     net.deploy(T0, cap);
-    net.tb.at(T0 + 1, () => push(net, [5, 6], cap, { mode: "psk", tamper: (_j, p) => Uint8Array.from(p, (x, i) => (i === 0 ? x ^ 0x80 : x)) }));
-    expect(net.tb.runUntil(() => net.allCovered(2), 120_000)).toBeDefined();
+    net.run(T0 + 1);
+    push(net, [5, 6], cap, { mode: "psk", tamper: (_j, p) => Uint8Array.from(p, (x, i) => (i === 0 ? x ^ 0x80 : x)) });
+    expect(net.runUntil(() => net.allCovered(2), 120_000)).toBeDefined();
     expect(net.violations).toEqual([]);
     expect(reasons(net, [5, 6])).toContain("tampered");
   });
@@ -96,13 +105,14 @@ describe("attacks at the motes", () => {
     const v3 = capsule(3, 600);
     net.deploy(T0, v2);
     net.deploy(T0 + 10_000, v3);
-    net.tb.runUntil(() => net.allCovered(3), 120_000);
-    net.tb.at(net.tb.now + 10, () => push(net, VICTIMS, v2));
-    net.tb.run(net.tb.now + 20_000);
-    for (const m of net.tb.motes) expect(m.node.installedVersion).toBe(3);
-    expect(net.inject(v2)).toMatchObject({ reason: "rollback" });
-    expect(net.inject(v3)).toMatchObject({ reason: "rollback" });
+    net.runUntil(() => net.allCovered(3), 120_000);
+    push(net, VICTIMS, v2);
+    net.run(net.now + 20_000);
+    for (let id = 1; id <= 16; id++) expect(version(net, id)).toBe(3);
+    expect(net.diss.inject(v2)).toMatchObject({ reason: "rollback" });
+    expect(net.diss.inject(v3)).toMatchObject({ reason: "rollback" });
     expect(net.dnode(1).rejections.map((r) => r.reason)).toEqual(["rollback", "rollback"]);
+    expect(net.diss.injections.map((j) => j.outcome)).toEqual(["accepted", "accepted", "refused", "refused"]);
     expect(net.violations).toEqual([]);
   });
 
@@ -110,9 +120,9 @@ describe("attacks at the motes", () => {
     // motes 5 and 6 are MicaZ-sized (1920 bytes of script space)
     const net = testNet({ n: 16, loss: 0, seed: 7, scriptSpaceOf: (id) => (id === 5 || id === 6 ? 1920 : 65535) });
     net.deploy(T0, capsule(2, 3000));
-    net.tb.run(60_000);
-    expect(net.dnode(5).installedVersion).toBe(0);
-    expect(net.dnode(6).installedVersion).toBe(0);
+    net.run(60_000);
+    expect(net.dnode(5).installedVersion).toBe(1);
+    expect(net.dnode(6).installedVersion).toBe(1);
     expect(net.dnode(16).installedVersion).toBe(2);
     expect(net.dnode(5).rejections.map((r) => r.reason)).toEqual(["too-large"]);
     expect(net.violations).toEqual([]);
@@ -121,28 +131,31 @@ describe("attacks at the motes", () => {
   it("a capsule of another VM configuration is refused at the base station (wrong-config) and ignored by motes", () => {
     const net = testNet({ n: 9, loss: 0, seed: 8 });
     const other = capsule(4, 500, { configId: OTHER_CFG });
-    expect(net.inject(other)).toMatchObject({ reason: "wrong-config" });
-    net.tb.at(1000, () => push(net, [5], other));
-    net.tb.run(20_000);
-    expect(net.dnode(5).installedVersion).toBe(0);
+    expect(net.diss.inject(other)).toMatchObject({ reason: "wrong-config" });
+    net.run(1000);
+    push(net, [5], other);
+    net.run(20_000);
+    expect(net.dnode(5).installedVersion).toBe(1);
     expect(net.dnode(5).stats.otherConfig).toBeGreaterThan(0);
   });
 
   it("the base station refuses unsigned, tampered, re-versioned and oversized capsules with precise reasons", () => {
     const net = testNet({ n: 4, loss: 0, seed: 9, scriptSpaceOf: () => 4000 });
     const raw = syntheticCapsule({ bytes: 500, configId: CFG, version: 2 });
-    expect(net.inject(raw)).toMatchObject({ reason: "unsigned" });
+    expect(net.diss.inject(raw)).toMatchObject({ reason: "unsigned" });
     const good = signCapsuleWith(raw, KEYS.privateKey);
     const body = good.slice();
     body[100] ^= 1;
-    expect(net.inject(body)).toMatchObject({ reason: "tampered" });
+    expect(net.diss.inject(body)).toMatchObject({ reason: "tampered" });
     const reversioned = good.slice();
     reversioned[4] = 9; // version 9 without a new signature
-    expect(net.inject(reversioned)).toMatchObject({ reason: "bad-signature" });
-    expect(net.inject(capsule(2, 5000))).toMatchObject({ reason: "too-large" });
-    expect(net.inject(good.slice(0, 300))).toMatchObject({ reason: "malformed" });
-    expect(net.inject(good)).toBeUndefined();
-    for (const m of net.tb.motes.slice(1)) expect(m.node.installedVersion).toBe(0);
+    expect(net.diss.inject(reversioned)).toMatchObject({ reason: "bad-signature" });
+    expect(net.diss.inject(capsule(2, 5000))).toMatchObject({ reason: "too-large" });
+    expect(net.diss.inject(good.slice(0, 300))).toMatchObject({ reason: "malformed" });
+    expect(net.sim.vm(0)!.capsule.programVersion).toBe(1); // nothing refused ran
+    expect(net.diss.inject(good)).toBeUndefined();
+    expect(net.sim.vm(0)!.capsule.programVersion).toBe(2);
+    for (let id = 2; id <= 4; id++) expect(version(net, id)).toBe(1);
   });
 
   it("malformed frames are counted and dropped", () => {

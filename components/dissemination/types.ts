@@ -1,7 +1,8 @@
 /**
- * What a dissemination state machine is given by whoever runs it (the test
- * harness, the network simulator, a host mote): a clock with timers, a
- * deterministic random source, a radio and a persistent store. Nothing here
+ * What a dissemination state machine is given by whoever runs it (the
+ * network simulator, components/sim/dissemination.ts; a host mote; a test
+ * harness): a clock with timers, a deterministic random source (e.g.
+ * components/sim/rng.ts Rng), a radio and a persistent store. Nothing here
  * reads the wall clock or Math.random, so runs are reproducible.
  */
 
@@ -54,38 +55,4 @@ export interface ProtocolNode {
   stop(): void;
   /** Version of the capsule installed (0: none). */
   readonly installedVersion: number;
-}
-
-/** xorshift32 stream seeded through a splitmix32 finalizer (never the zero state). */
-export class XorShift32 implements Random {
-  private s: number;
-  constructor(seed: number) {
-    this.s = mix32(seed >>> 0) || 0x6d2b79f5;
-  }
-
-  u32(): number {
-    let x = this.s;
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    this.s = x >>> 0;
-    return this.s;
-  }
-
-  next(): number {
-    return this.u32() / 4294967296;
-  }
-}
-
-/** splitmix32 finalizer: a well-mixed 32-bit hash. */
-export function mix32(x: number): number {
-  x = (x + 0x9e3779b9) | 0;
-  x = Math.imul(x ^ (x >>> 16), 0x85ebca6b);
-  x = Math.imul(x ^ (x >>> 13), 0xc2b2ae35);
-  return (x ^ (x >>> 16)) >>> 0;
-}
-
-/** Seed of an independent stream (seed, purpose, index). */
-export function streamSeed(seed: number, purpose: number, index = 0): number {
-  return mix32(mix32(mix32(seed >>> 0) ^ Math.imul(purpose, 0x27d4eb2f)) ^ index) || 1;
 }

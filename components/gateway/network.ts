@@ -1,22 +1,17 @@
 /**
  * What the CoAP gateway fronts: a network of motes with a base station. The
- * gateway only needs this interface; implementations are the in-process
- * network of this module (phase 1: DissNode motes with real VMs on the
- * dissemination testbed, in real time), and later the network simulator
- * (`terra gateway --sim`) and host-C motes over UDP.
+ * gateway only needs this interface; implementations are the simulated
+ * network of this module (`terra gateway --sim`: the network simulator of
+ * components/sim with dissemination, in real time) and, later, host-C motes
+ * over UDP.
  */
+import type { KeyObject } from "node:crypto";
 import type { Configuration } from "../../compiler/config";
 import { loadCapsule } from "../../vm/verify";
-import { runVirtual } from "../../vm/driver";
-import type { Vm } from "../../vm/engine";
-import { createMote } from "../run";
-import { DEFAULT_READINGS, type LocalState, type SensorSource } from "../terranet/index";
-import {
-  type AnyNode, buildNetwork, type DissNode, type DissParams, gridTopology, type Network, randomTopology, RealtimeRunner, type RejectionRecord,
-} from "../dissemination/index";
-import type { ProtocolNode } from "../dissemination/types";
+import { type DissNode, type DissParams, type RejectionRecord } from "../dissemination/index";
 import { type AuthMode, type ManifestAuth, parseHeader, type Rejection, sha256, toHex } from "../security/index";
-import type { KeyObject } from "node:crypto";
+import { buildTopology, parseSensorSpec, Simulator } from "../sim/index";
+import { CH } from "../sim/sensors";
 
 /** The network cannot take a capsule now (the gateway answers 5.03 Service Unavailable). */
 export class NetworkUnavailable extends Error {}
@@ -79,29 +74,14 @@ export interface MoteNetwork {
   close(): void;
 }
 
-/** Sensor readings of the in-process network: smooth, deterministic functions of time and mote. */
-export class DemoSensors implements SensorSource {
-  constructor(private id: number) {}
+const SENSORS: Record<string, number> = { temp: CH.TEMP, photo: CH.PHOTO, volts: CH.VOLTS, mic: CH.MIC };
 
-  read(sensor: string, now: number): number {
-    const ph = (this.id * 0.7) % (2 * Math.PI);
-    switch (sensor) {
-      case "TEMP": return Math.round(DEFAULT_READINGS.TEMP + 30 * Math.sin((2 * Math.PI * now) / 60_000 + ph));
-      case "PHOTO": return Math.round(DEFAULT_READINGS.PHOTO + 300 * Math.max(0, Math.sin((2 * Math.PI * now) / 120_000 + ph)));
-      case "VOLTS": return Math.max(2000, DEFAULT_READINGS.VOLTS - Math.floor(now / 60_000));
-      case "MIC": return Math.round(50 + 40 * Math.sin((2 * Math.PI * now) / 7_000 + 3 * ph));
-      default: return DEFAULT_READINGS[sensor] ?? 0;
-    }
-  }
-}
-
-const SENSORS: Record<string, string> = { temp: "TEMP", photo: "PHOTO", volts: "VOLTS", mic: "MIC" };
-
-export interface LocalNetworkOptions {
-  /** The program every mote runs at start (a factory image; may be unsigned). */
+export interface SimNetworkOptions {
+  /** The program every mote has at the start (a factory image; may be unsigned). */
   initial: Uint8Array;
   config: Configuration;
   nodes: number;
+  /** Grid or random layout, 10 m spacing, 15 m radio range (as `terra sim`); mote 1 is the base station. */
   topology: "grid" | "random";
   loss: number;
   seed: number;
@@ -111,136 +91,108 @@ export interface LocalNetworkOptions {
   /** Platform whose script space the motes have (default "host"). */
   platform?: string;
   params?: Partial<DissParams>;
-  mac?: "ideal" | "csma";
+  /** Sensor model (components/sim/sensors.ts; default "sine"). */
+  sensors?: string;
   /** Real time (default) or driven by hand (tests call `advance`). */
   realtime?: boolean;
 }
 
-interface MoteVm {
-  boots: number;
-  version: number;
-  vm?: Vm;
-  state?: LocalState;
-  halted: boolean;
-}
+/** Wall-clock step of the real-time driver, ms. */
+const TICK_MS = 10;
+/** Most simulated time one step may cover (a network slower than real time lags instead of blocking the gateway). */
+const MAX_STEP_MS = 250;
 
 /**
- * N motes in this process: DissNode on the testbed's lossy links, each with
- * a VM running its installed capsule (vm/engine.ts through components/run.ts
- * createMote), in real time. Mote 1 is the base station.
+ * A simulated network in this process: components/sim's Simulator with
+ * dissemination, every mote running its installed capsule in a VM, driven in
+ * real time (simulated ms follow the wall clock). Mote 1 is the base station.
  */
-export class LocalNetwork implements MoteNetwork {
-  readonly net: Network;
-  private vms = new Map<number, MoteVm>();
-  private runner: RealtimeRunner | undefined;
+export class SimNetwork implements MoteNetwork {
+  readonly sim: Simulator;
   private space: number;
   private platform: string;
+  private timer: ReturnType<typeof setInterval> | undefined;
 
-  /** @throws RangeError for bad sizes; Error when the platform has no script space in the configuration. */
-  constructor(readonly o: LocalNetworkOptions) {
+  /** @throws RangeError for bad sizes; Error when the platform has no script space in the configuration or the initial capsule does not load. */
+  constructor(readonly o: SimNetworkOptions) {
     if (!Number.isInteger(o.nodes) || o.nodes < 1 || o.nodes > 4096) throw new RangeError(`--nodes must be 1..4096, got ${o.nodes}`);
     this.platform = o.platform ?? "host";
     const space = o.config.sizes.get(this.platform);
     if (space === undefined) throw new Error(`configuration ${o.config.name} has no script space for platform ${this.platform} (it has: ${[...o.config.sizes.keys()].join(", ")})`);
     this.space = space;
-    const topo = o.topology === "random" ? randomTopology(o.nodes, o.seed) : gridTopology(o.nodes);
-    this.net = buildNetwork({
-      topology: topo, protocol: "trickle", auth: o.auth, publicKey: o.publicKey, configId: o.config.id, scriptSpace: space, loss: o.loss, seed: o.seed,
-      params: o.params, mac: o.mac, initial: o.initial,
+    const topology = buildTopology({ kind: o.topology, nodes: o.nodes, spacing: 10, range: 15, loss: { kind: "uniform", loss: o.loss }, seed: o.seed });
+    this.sim = new Simulator({
+      capsule: loadCapsule(o.initial, { sha256 }), cfg: o.config, topology, sensors: parseSensorSpec(o.sensors ?? "sine"), seed: o.seed, bootJitterMs: 200,
+      dissemination: { auth: o.auth, publicKey: o.publicKey, initial: o.initial, scriptSpace: space, params: o.params },
     });
-    this.net.tb.bootAll(0, 200);
-    this.net.tb.run(201);
-    this.tick(this.net.tb.now);
+    this.sim.runUntil(201);
     if (o.realtime !== false) {
-      this.runner = new RealtimeRunner(this.net.tb, 10, (now) => this.tick(now));
-      this.runner.start();
+      let wall = performance.now();
+      this.timer = setInterval(() => {
+        const t = performance.now();
+        const ms = Math.min(MAX_STEP_MS, t - wall);
+        wall = t;
+        this.sim.runUntil(this.sim.now / 1000 + ms);
+      }, TICK_MS);
     }
   }
 
-  /** Advance logical time by hand (when not real time). */
+  private get diss() {
+    return this.sim.diss!;
+  }
+
+  /** Advance simulated time by hand (when not real time). */
   advance(toMs: number): void {
-    this.net.tb.run(toMs);
-    this.tick(this.net.tb.now);
+    this.sim.runUntil(toMs);
   }
 
-  /** Keep every mote's VM on its installed capsule, and advance the VMs to `now`. */
-  private tick(now: number): void {
-    const t = Math.floor(now);
-    for (const m of this.net.tb.motes) {
-      if (!m.up) {
-        this.vms.delete(m.id);
-        continue;
-      }
-      const v = m.node.installedVersion;
-      let mv = this.vms.get(m.id);
-      if (!mv || mv.boots !== m.boots || mv.version !== v) {
-        mv = this.startVm(m.id, m.boots, v, (m.node as AnyNode as DissNode).installed, t);
-        this.vms.set(m.id, mv);
-      }
-      if (mv.vm && !mv.halted && t + 1 > mv.vm.now) {
-        try {
-          runVirtual(mv.vm, [], t + 1);
-          if (mv.vm.halted) mv.halted = true;
-        } catch {
-          mv.halted = true;
-        }
-      }
-    }
+  /** The protocol instance of mote `id` (undefined while it is off or for an unknown id). */
+  node(id: number): DissNode | undefined {
+    const i = this.sim.topo.indexOf.get(id);
+    return i === undefined ? undefined : (this.diss.node(i) as DissNode | null) ?? undefined;
   }
 
-  private startVm(id: number, boots: number, version: number, capsule: Uint8Array | undefined, now: number): MoteVm {
-    const mv: MoteVm = { boots, version, halted: false };
-    if (!capsule) return mv;
-    try {
-      const cap = loadCapsule(capsule, { sha256 });
-      const m = createMote(cap, this.o.config, { nodeId: id, sensors: new DemoSensors(id) });
-      m.vm.advanceTo(now);
-      mv.vm = m.vm;
-      mv.state = m.state;
-    } catch {
-      mv.halted = true;
-    }
-    return mv;
+  private state(i: number): MoteStatus["state"] {
+    if (!this.sim.up(i)) return "off";
+    const vm = this.sim.vm(i);
+    return !vm ? "empty" : vm.halted ? "halted" : "running";
   }
 
   info(): NetworkInfo {
     return {
-      kind: "in-process testbed", configName: this.o.config.name, configId: this.o.config.id, scriptSpace: this.space, platform: this.platform,
-      auth: this.o.auth.mode, motes: this.o.nodes, baseStation: 1,
+      kind: "simulated network (components/sim, real time)", configName: this.o.config.name, configId: this.o.config.id, scriptSpace: this.space,
+      platform: this.platform, auth: this.o.auth.mode, motes: this.sim.n, baseStation: this.sim.ids[this.sim.base],
     };
   }
 
   program(): ProgramInfo | undefined {
-    const base = this.net.tb.mote(1);
-    const cap = (base.node as ProtocolNode as DissNode)?.installed;
+    const cap = this.diss.node(this.sim.base)?.installed;
     if (!cap) return undefined;
     const h = parseHeader(cap);
-    const mv = this.vms.get(1);
+    const st = this.state(this.sim.base);
     return {
       version: h.programVersion, capsuleBytes: cap.length, codeBytes: h.codeBytes, blocks: h.blocks, blockBytes: h.blockBytes, signed: h.signed,
-      sha256: toHex(sha256(cap)), state: !base.up ? "off" : mv?.halted || mv?.vm?.halted ? "halted" : "running",
+      sha256: toHex(sha256(cap)), state: st === "empty" ? "halted" : st,
     };
   }
 
   deploy(capsule: Uint8Array): Rejection | undefined {
-    if (!this.net.tb.mote(1).up) throw new NetworkUnavailable("the base station (mote 1) is powered off");
-    const r = this.net.inject(capsule);
-    this.tick(this.net.tb.now);
-    return r;
+    if (!this.sim.up(this.sim.base)) throw new NetworkUnavailable(`the base station (mote ${this.sim.ids[this.sim.base]}) is powered off`);
+    return this.diss.inject(capsule);
   }
 
   motes(): MoteStatus[] {
-    return this.net.tb.motes.map((m) => {
-      const n = m.node as DissNode | undefined;
-      const mv = this.vms.get(m.id);
-      const r = m.up ? n?.receiving : undefined;
-      return {
-        id: m.id, up: m.up, version: m.up ? n?.installedVersion ?? 0 : 0,
-        state: !m.up ? "off" : !mv?.vm ? "empty" : mv.halted || mv.vm.halted ? "halted" : "running",
+    const out: MoteStatus[] = [];
+    for (let i = 0; i < this.sim.n; i++) {
+      const n = this.diss.node(i) as DissNode | null;
+      const r = n?.receiving;
+      out.push({
+        id: this.sim.ids[i], up: this.sim.up(i), version: this.diss.version(i), state: this.state(i),
         ...(r ? { receiving: { version: r.version, have: r.have, of: r.segments } } : {}),
-        rejections: n ? [...n.rejections] : [],
-      };
-    });
+        rejections: [...this.diss.rejectionsOf(i)],
+      });
+    }
+    return out;
   }
 
   sensors(): string[] {
@@ -248,14 +200,15 @@ export class LocalNetwork implements MoteNetwork {
   }
 
   read(id: number, sensor: string): number | undefined {
-    if (!Number.isInteger(id) || id < 1 || id > this.o.nodes) return undefined;
-    if (sensor === "leds") return this.vms.get(id)?.state?.leds ?? 0;
-    const name = SENSORS[sensor];
-    return name === undefined ? undefined : new DemoSensors(id).read(name, this.net.tb.now);
+    const i = this.sim.topo.indexOf.get(id);
+    if (i === undefined) return undefined;
+    if (sensor === "leds") return this.sim.local.leds[i];
+    const ch = SENSORS[sensor];
+    return ch === undefined ? undefined : this.sim.sensor(i, ch);
   }
 
   close(): void {
-    this.runner?.stop();
-    this.runner = undefined;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
   }
 }

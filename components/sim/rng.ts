@@ -27,6 +27,7 @@ export const Purpose = {
   TOPOLOGY: 5,
   BOOT: 6,
   PROTOCOL: 7,
+  DISSEMINATION: 8,
 } as const;
 
 /** One xorshift32 stream. */

@@ -27,6 +27,8 @@ import { Collection } from "../terragrp/collect";
 import { GroupServices } from "../terragrp/grp";
 import { LocalOps, TerraNetRadio } from "../terranet/net";
 import { AM, type BaseStationMessage, N_TIMERS, type SimContext, TIMER } from "./context";
+import { DISS_INJECT, DISS_TIMER, type DisseminationOptions, SimDissemination } from "./dissemination";
+import { FRAME_ADV, FRAME_DATA, FRAME_FLOOD, FRAME_REQ } from "../dissemination/frames";
 import { EventQueue } from "./events";
 import { PROTO_ACK, Radio, type RadioClient } from "./radio";
 import { Purpose, Rng, RngBank, streamSeed } from "./rng";
@@ -34,8 +36,10 @@ import type { ChurnAction } from "./schedule";
 import { CH, Sensors, type SensorSpec } from "./sensors";
 import type { Topology } from "./topology";
 
-/** Simulator event kinds besides the radio's (radio.ts EV: 1..3). */
+/** Simulator event kinds besides the radio's (radio.ts EV: 1..3) and dissemination's (dissemination.ts: 9, 10). */
 const WAKE = 0, TIMER_EV = 6, BOOT = 7, CHURN = 8;
+/** Dissemination frames travel with their dispatch byte as active-message type. */
+const DISS_NAMES: Record<number, string> = { [FRAME_ADV]: "diss_adv", [FRAME_REQ]: "diss_req", [FRAME_DATA]: "diss_data", [FRAME_FLOOD]: "diss_flood" };
 
 /** Output and function handlers, resolved once per configuration by name. */
 const enum O {
@@ -75,6 +79,12 @@ export interface SimOptions {
   trace?: (line: string) => void;
   /** VM input queue entries (default: the VM's default, 8). */
   queueCapacity?: number;
+  /**
+   * Capsule dissemination (dissemination.ts): every mote runs the protocol,
+   * keeps a store across reboots and runs the program its store holds
+   * (`initial` at the start; `capsule` must be its verified form).
+   */
+  dissemination?: DisseminationOptions;
 }
 
 export interface RuntimeError {
@@ -102,6 +112,10 @@ export interface NodeReport {
   parent: number | null;
   hops: number | null;
   fault?: string;
+  /** With dissemination: the installed program version (0: none or off), when the followed deployment was installed (ms), frames sent. */
+  version?: number;
+  installed_ms?: number | null;
+  diss_frames?: number;
 }
 
 /**
@@ -140,6 +154,8 @@ export class Simulator implements SimContext, RadioClient {
   readonly net: TerraNetRadio | null;
   readonly grp: GroupServices | null;
   readonly collect: Collection | null;
+  /** Capsule dissemination, when enabled. */
+  readonly diss: SimDissemination | null;
   /** Simulated time (µs) of the event being handled. */
   now = 0;
   readonly tracing: boolean;
@@ -204,13 +220,14 @@ export class Simulator implements SimContext, RadioClient {
     const msgBS = opts.cfg.records.get("msgBS_t");
     this.collect = hasOut("SEND_BS") ? new Collection(this, msgBS?.size ?? 17) : null;
     this.grp = opts.cfg.functions.has("groupInit") || hasOut("SEND_GR") || hasOut("AGGREG") ? new GroupServices(this, opts.cfg, this.local, this.collect) : null;
+    this.diss = opts.dissemination ? new SimDissemination(this, opts.dissemination, opts.seed) : null;
 
-    // dispatch tables; outputs are counted per mote only for those the capsule emits
-    const emitted = emittedOutputs(opts.capsule);
+    // dispatch tables; outputs are counted per mote only for those the capsule emits (any, when new programs may arrive)
+    const emitted = this.diss ? null : emittedOutputs(opts.capsule);
     for (const o of opts.cfg.outputs.values()) {
       this.outKind[o.id] = OUTPUT_NAMES[o.name] ?? O.NONE;
       this.outputRec[o.id] = o.arg.kind === "record" ? o.arg.rec : o.arg.kind === "void" ? null : undefined;
-      if (!emitted.has(o.id)) continue;
+      if (emitted && !emitted.has(o.id)) continue;
       this.outIndex[o.id] = this.outNames.length;
       this.outNames.push(o.name);
     }
@@ -375,6 +392,10 @@ export class Simulator implements SimContext, RadioClient {
       case AM.SENDGR: this.grp?.receive(node, f); return;
       case AM.CTP_BEACON:
       case AM.CTP_DATA: this.collect?.receive(node, f); return;
+      case FRAME_ADV:
+      case FRAME_REQ:
+      case FRAME_DATA:
+      case FRAME_FLOOD: this.diss?.receive(node, f); return;
     }
   }
 
@@ -389,18 +410,49 @@ export class Simulator implements SimContext, RadioClient {
 
   private bootMote(i: number): void {
     if (!this.radio.alive[i]) this.radio.setAlive(i, true);
-    this.mt[4 * i + 1] = Math.floor(this.now / 1000);
-    this.mt[4 * i] = Infinity;
-    this.mt[4 * i + 2] = 0;
-    this.faults.delete(i);
     this.boots[i]++;
     this.local.reset(i);
     this.net?.reset(i);
     this.grp?.reset(i);
     this.collect?.boot(i);
-    const vm = new Vm(this.capsule, this.host, this.queueCapacity === undefined ? undefined : { queueCapacity: this.queueCapacity });
+    // with dissemination the mote runs what its store holds (read by the protocol at power-on)
+    this.startProgram(i, this.diss ? this.diss.boot(i) : this.capsule, "boot");
+  }
+
+  /**
+   * Replace mote i's program now (an install by dissemination): the old VM
+   * stops, the script's services forget it (LEDs, ports, send queue, groups),
+   * and the new program boots fresh; the radio and the collection tree go on.
+   */
+  installProgram(i: number, capsule: VerifiedCapsule | undefined): void {
+    if (!this.radio.alive[i]) return;
+    const old = this.vms[i];
+    if (old) {
+      this.accumulate(i, old);
+      this.vms[i] = null;
+    }
+    this.local.reset(i);
+    this.net?.reset(i);
+    if (this.grp) {
+      this.grp.reset(i);
+      for (const t of [TIMER.AGG, TIMER.ELECTION, TIMER.RENEW, TIMER.LEADER_Q]) this.cancelTimer(i, t);
+    }
+    this.startProgram(i, capsule, "install");
+  }
+
+  /** Start a VM on `capsule` at mote i, its logical time 0 now (no program: the mote runs nothing). */
+  private startProgram(i: number, capsule: VerifiedCapsule | undefined, why: "boot" | "install"): void {
+    this.mt[4 * i + 1] = Math.floor(this.now / 1000);
+    this.mt[4 * i] = Infinity;
+    this.mt[4 * i + 2] = 0;
+    this.faults.delete(i);
+    if (this.tracing) this.emitTrace(i, why === "boot" ? "boot" : "program", capsule ? {} : { empty: true });
+    if (!capsule) {
+      this.vms[i] = null;
+      return;
+    }
+    const vm = new Vm(capsule, this.host, this.queueCapacity === undefined ? undefined : { queueCapacity: this.queueCapacity });
     this.vms[i] = vm;
-    if (this.tracing) this.emitTrace(i, "boot", {});
     this.active = i;
     try {
       vm.boot();
@@ -418,6 +470,7 @@ export class Simulator implements SimContext, RadioClient {
       this.vms[i] = null;
     }
     this.collect?.stop(i);
+    this.diss?.stop(i);
     if (this.radio.alive[i]) this.radio.setAlive(i, false);
     this.mt[4 * i] = Infinity;
     if (this.tracing && why === "stop") this.emitTrace(i, "stop", {});
@@ -507,6 +560,12 @@ export class Simulator implements SimContext, RadioClient {
         case CHURN:
           this.churnAction(i, this.churn[arg]);
           break;
+        case DISS_TIMER:
+          this.diss!.timer(arg, epoch === radio.epoch[i]);
+          break;
+        case DISS_INJECT:
+          this.diss!.injection(arg);
+          break;
         default:
           radio.handle(kind, i, arg, epoch, t);
       }
@@ -525,6 +584,22 @@ export class Simulator implements SimContext, RadioClient {
       case TIMER.RENEW: this.grp?.renewTimer(i); return;
       case TIMER.LEADER_Q: this.grp?.leaderQTimer(i); return;
     }
+  }
+
+  /** Power mote i on or off now (as churn's start and stop; between events, e.g. from a test or a driver). */
+  power(i: number, on: boolean): void {
+    const up = this.radio.alive[i] === 1;
+    if (on && !up) this.bootMote(i);
+    else if (!on && up) this.stopMote(i, "stop");
+    if (this.nDirty > 0) this.flushDirty();
+  }
+
+  /** Schedule one more churn action (at its time, or now if that has passed). */
+  addChurn(a: ChurnAction): void {
+    const i = this.topo.indexOf.get(a.node);
+    if (i === undefined) throw new RangeError(`${a.file}:${a.line}: node ${a.node} is not in the topology`);
+    this.churn.push(a);
+    this.queue.push(Math.max(a.atMs * 1000, this.now), CHURN, i, this.churn.length - 1, 0);
   }
 
   private churnAction(i: number, a: ChurnAction): void {
@@ -572,7 +647,7 @@ export class Simulator implements SimContext, RadioClient {
 
   private observeRadio(): void {
     const r = this.radio;
-    const name = (p: number) => (p === AM.USRMSG ? "radioMsg" : p === AM.SENDGR ? "group" : p === AM.CTP_BEACON ? "ctp_beacon" : p === AM.CTP_DATA ? "ctp_data" : p === PROTO_ACK ? "ack" : `am${p}`);
+    const name = (p: number) => (p === AM.USRMSG ? "radioMsg" : p === AM.SENDGR ? "group" : p === AM.CTP_BEACON ? "ctp_beacon" : p === AM.CTP_DATA ? "ctp_data" : p === PROTO_ACK ? "ack" : DISS_NAMES[p] ?? `am${p}`);
     const dst = (f: number) => (r.fDst[f] === 0xffff ? "all" : r.fDst[f]);
     r.observer = {
       tx: (s, f) => this.emitTrace(s, "tx", { proto: name(r.fProto[f]), dst: dst(f), bytes: r.fLen[f], dsn: r.fDsn[f] }),
@@ -626,6 +701,11 @@ export class Simulator implements SimContext, RadioClient {
     };
     const fault = this.faults.get(i) ?? vm?.fault;
     if (fault) r.fault = fault;
+    if (this.diss) {
+      r.version = this.diss.version(i);
+      r.installed_ms = this.diss.installedAt(i);
+      r.diss_frames = this.diss.frames(i).total;
+    }
     return r;
   }
 

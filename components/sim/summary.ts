@@ -7,6 +7,7 @@
 import type { RecordType } from "../../compiler/types";
 import { decodeRecord } from "../host";
 import type { BaseStationMessage } from "./context";
+import type { DissFrames, Injection } from "./dissemination";
 import type { NodeReport, Simulator } from "./simulator";
 
 export interface SimMeta {
@@ -20,6 +21,38 @@ export interface SimMeta {
   loss: string;
   sensors: string;
   wall_ms?: number;
+  /** With dissemination: which network key signs the capsules (e.g. "ephemeral, generated for this run (fingerprint ...)"). */
+  key?: string;
+}
+
+/** What dissemination did during the run (only with dissemination). */
+export interface DissSummary {
+  protocol: string;
+  auth: string;
+  key: string | null;
+  trickle: { imin_ms: number; imax_ms: number; k: number };
+  injections: Injection[];
+  /** The deployment followed: the last injection the base station accepted. */
+  version: number | null;
+  injected_ms: number | null;
+  /** Motes the base station reaches over the radio (links of the topology). */
+  reachable: number;
+  /** Of those, the motes that installed the version. */
+  installed: number;
+  /** Motes on at the end that run the version (or newer). */
+  running: number;
+  /** When the last reachable mote installed it (simulated ms), and that time after the injection (s). */
+  coverage_ms: number | null;
+  coverage_time_s: number | null;
+  /** Install time after the injection over the motes that installed it, s. */
+  install_after_s: { min: number; median: number; max: number } | null;
+  /** Dissemination frames from the injection until coverage (until the end when not covered). */
+  frames: DissFrames | null;
+  frames_per_mote: number | null;
+  /** Dissemination frames over the whole run, per mote (advertisements of a steady network included). */
+  frames_per_mote_run: number;
+  mac_queue_drops: number;
+  rejections: { total: number; by_reason: Record<string, number>; latest: { node: number; t_ms: number; reason: string; detail: string; version?: number; from?: number }[] };
 }
 
 export interface BaseReceipt {
@@ -39,7 +72,49 @@ export interface SimSummary extends SimMeta {
   collection?: Record<string, number>;
   groups?: Record<string, number>;
   totals: { reactions: number; instructions: number; queue_overflows: number; runtime_errors: number; faults: number; up: number; events: number };
+  dissemination?: DissSummary;
   per_node: NodeReport[];
+}
+
+const r2 = (x: number) => Math.round(x * 100) / 100;
+
+function dissSummary(sim: Simulator, key: string | undefined): DissSummary {
+  const d = sim.diss!;
+  const p = d.params;
+  const prog = d.progress();
+  const frames = d.deploymentFrames();
+  const after: number[] = [];
+  const inj = d.injectedMs;
+  if (prog && inj !== null) for (let i = 0; i < sim.n; i++) {
+    const t = d.installedAt(i);
+    if (t !== null) after.push((t - inj) / 1000);
+  }
+  after.sort((a, b) => a - b);
+  const latest: DissSummary["rejections"]["latest"] = [];
+  for (let i = 0; i < sim.n; i++) for (const r of d.rejectionsOf(i)) {
+    latest.push({ node: sim.ids[i], t_ms: r.at, reason: r.reason, detail: r.detail, ...(r.version !== undefined ? { version: r.version } : {}), ...(r.from !== undefined ? { from: r.from } : {}) });
+  }
+  latest.sort((a, b) => a.t_ms - b.t_ms);
+  return {
+    protocol: d.protocol,
+    auth: d.o.auth.mode,
+    key: key ?? null,
+    trickle: { imin_ms: p.iminMs, imax_ms: p.imaxMs, k: p.k },
+    injections: d.injections,
+    version: prog?.version ?? null,
+    injected_ms: inj,
+    reachable: prog?.reachable ?? 0,
+    installed: prog?.installed ?? 0,
+    running: prog ? d.covered(prog.version) : 0,
+    coverage_ms: prog?.coverageMs ?? null,
+    coverage_time_s: prog?.coverageMs != null && inj !== null ? r2((prog.coverageMs - inj) / 1000) : null,
+    install_after_s: after.length ? { min: r2(after[0]), median: r2(after[(after.length - 1) >> 1]), max: r2(after[after.length - 1]) } : null,
+    frames,
+    frames_per_mote: frames ? r2(frames.total / sim.n) : null,
+    frames_per_mote_run: r2(d.frames().total / sim.n),
+    mac_queue_drops: d.macQueueDrops,
+    rejections: { total: d.rejectionCount, by_reason: { ...d.rejectionsByReason }, latest: latest.slice(-20) },
+  };
 }
 
 /** Decode a base-station message: with the script's pktype of that packet when there is exactly one, else the packet's fields. */
@@ -89,6 +164,11 @@ export function summarize(sim: Simulator, meta: SimMeta): SimSummary {
     };
   }
   if (sim.grp) s.groups = { ...sim.grp.stats };
+  if (sim.diss) {
+    // keep the per-mote list last in the JSON
+    const { per_node, ...rest } = s;
+    return { ...rest, dissemination: dissSummary(sim, meta.key), per_node };
+  }
   return s;
 }
 
@@ -138,16 +218,19 @@ export function formatSummary(s: SimSummary, opts: { maxMessages?: number; maxNo
     out.push("Groups");
     out.push(`  aggregations ${fmt(g.aggregations)} (${fmt(g.aggregation_answers)} answers), group messages ${fmt(g.group_messages)} (REC_GR delivered ${fmt(g.delivered_rec_gr)}), frames forwarded ${fmt(g.forwarded)}, elections ${fmt(g.elections)}`);
   }
+  if (s.dissemination) out.push("", ...formatDissemination(s.dissemination, s.nodes));
   out.push("");
   const t = s.totals;
   out.push(`Motes: ${t.up} running at the end; ${fmt(t.reactions)} reactions, ${fmt(t.instructions)} VM instructions; ${t.queue_overflows} input queue overflows, ${t.runtime_errors} runtime errors, ${t.faults} faults`);
   if (s.per_node.length <= maxRows) {
-    out.push("  node  up  leds  reactions  instructions  sent  recv  parent  hops  outputs");
+    const d = s.dissemination;
+    out.push(`  node  up  leds  reactions  instructions  sent  recv  parent  hops${d ? "  version  installed" : ""}  outputs`);
     for (const n of s.per_node) {
       const leds = `${n.leds & 4 ? "2" : "-"}${n.leds & 2 ? "1" : "-"}${n.leds & 1 ? "0" : "-"}`;
       const outs = Object.entries(n.outputs).map(([k, v]) => `${k}×${v}`).join(" ");
+      const v = d ? `  ${String(n.version ?? 0).padStart(7)}  ${(n.installed_ms != null ? `${(n.installed_ms / 1000).toFixed(3)} s` : "-").padStart(9)}` : "";
       out.push(
-        `  ${String(n.id).padStart(4)}  ${n.up ? "yes" : " no"}  ${leds.padStart(4)}  ${String(n.reactions).padStart(9)}  ${String(n.instructions).padStart(12)}  ${String(n.frames_sent).padStart(4)}  ${String(n.frames_received).padStart(4)}  ${String(n.parent ?? "-").padStart(6)}  ${String(n.hops ?? "-").padStart(4)}  ${outs}${n.fault ? `  FAULT: ${n.fault}` : ""}${n.boots > 1 ? `  (booted ${n.boots}×)` : ""}`,
+        `  ${String(n.id).padStart(4)}  ${n.up ? "yes" : " no"}  ${leds.padStart(4)}  ${String(n.reactions).padStart(9)}  ${String(n.instructions).padStart(12)}  ${String(n.frames_sent).padStart(4)}  ${String(n.frames_received).padStart(4)}  ${String(n.parent ?? "-").padStart(6)}  ${String(n.hops ?? "-").padStart(4)}${v}  ${outs}${n.fault ? `  FAULT: ${n.fault}` : ""}${n.boots > 1 ? `  (booted ${n.boots}×)` : ""}`,
       );
     }
   } else {
@@ -164,4 +247,31 @@ export function formatSummary(s: SimSummary, opts: { maxMessages?: number; maxNo
     out.push("  (per-mote figures: --json)");
   }
   return `${out.join("\n")}\n`;
+}
+
+function formatDissemination(d: DissSummary, nodes: number): string[] {
+  const out: string[] = [];
+  const sec = (ms: number) => `${(ms / 1000).toFixed(3)} s`;
+  out.push(`Dissemination (${d.protocol === "trickle" ? `Trickle Imin ${fmt(d.trickle.imin_ms / 1000)} s, Imax ${fmt(d.trickle.imax_ms / 1000)} s, k ${d.trickle.k}` : "naive flooding"}; ${d.auth} manifests${d.key ? `; key: ${d.key}` : ""})`);
+  for (const j of d.injections) {
+    const what = `version ${j.version} (${fmt(j.capsule_bytes)} B in ${j.blocks} blocks)`;
+    out.push(`  ${sec(j.t_ms).padStart(10)}  ${what} injected at the base station: ${j.outcome === "refused" ? `refused: ${j.rejection!.reason}: ${j.rejection!.detail}` : j.outcome}`);
+  }
+  if (d.version !== null && d.injected_ms !== null) {
+    const cov = d.coverage_ms !== null
+      ? `full coverage at ${sec(d.coverage_ms)} (${d.coverage_time_s} s after the injection)`
+      : `not every reachable mote has it (${d.reachable - d.installed} missing)`;
+    out.push(`  version ${d.version}: installed by ${d.installed} of the ${d.reachable} motes the base station reaches; ${cov}; ${d.running} motes run it at the end`);
+    if (d.install_after_s) out.push(`  install time after the injection: min ${d.install_after_s.min} s, median ${d.install_after_s.median} s, max ${d.install_after_s.max} s`);
+    const f = d.frames!;
+    const per = (x: number) => fmt(Math.round((x / nodes) * 100) / 100);
+    const kinds = d.protocol === "trickle" ? `ADV ${per(f.adv)}, REQ ${per(f.req)}, DATA ${per(f.data)}` : `FLOOD ${per(f.flood)}`;
+    out.push(`  frames ${d.coverage_ms !== null ? "from the injection to coverage" : "since the injection"}: ${fmt(f.total)} (${per(f.total)} per mote: ${kinds}); whole run ${fmt(d.frames_per_mote_run)} per mote; MAC queue drops ${fmt(d.mac_queue_drops)}`);
+  } else if (!d.injections.length) {
+    out.push(`  nothing injected; ${fmt(d.frames_per_mote_run)} frames per mote (advertisements)`);
+  }
+  const r = d.rejections;
+  out.push(`  rejections at motes: ${r.total}${r.total ? ` (${Object.entries(r.by_reason).map(([k, v]) => `${k} ${v}`).join(", ")})` : ""}`);
+  for (const x of r.latest.slice(-5)) out.push(`    ${sec(x.t_ms).padStart(10)}  node ${x.node}: ${x.reason}: ${x.detail}${x.from !== undefined ? ` (from node ${x.from})` : ""}`);
+  return out;
 }

@@ -61,6 +61,26 @@ export function linkPrr(loss: LossModel, d: number, range: number): number {
   return 1 / (1 + Math.exp(10 * (d / range - 0.8)));
 }
 
+/** Which nodes hear `from`, directly or through others (links with PRR > 0), by index. */
+export function reachableFrom(t: Topology, from: number): Uint8Array {
+  const seen = new Uint8Array(t.n);
+  const q = new Int32Array(t.n);
+  let head = 0, tail = 0;
+  seen[from] = 1;
+  q[tail++] = from;
+  while (head < tail) {
+    const i = q[head++];
+    for (let k = t.outStart[i]; k < t.outStart[i + 1]; k++) {
+      const j = t.outNbr[k];
+      if (!seen[j]) {
+        seen[j] = 1;
+        q[tail++] = j;
+      }
+    }
+  }
+  return seen;
+}
+
 export function buildTopology(spec: TopologySpec): Topology {
   const pos: { id: number; x: number; y: number }[] = [];
   let links: { a: number; b: number; prr: number }[] | null = null;
