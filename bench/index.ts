@@ -3,3 +3,5 @@ import "./dissemination";
 import "./size";
 import "./vm";
 import "./sim";
+import "./c";
+import "./fuzz";

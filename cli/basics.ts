@@ -5,12 +5,13 @@ import { basename, extname } from "node:path";
 import type { Command } from "commander";
 import { listing } from "../compiler/listing";
 import type { CompileResult } from "../compiler/compile";
-import { runMote } from "../components/run";
+import { runMote, type RunResult } from "../components/run";
 import { parseTrace, TraceError } from "../components/trace";
 import { CapsuleError } from "../vm/capsule";
 import { disassembleCapsule } from "../vm/disasm";
 import { loadCapsule, VerifyError } from "../vm/verify";
-import { collect, compileFile, InputError, intOption, printDiagnostics, readBytes, readText, sha256, writeBytes } from "./util";
+import { runMoteC } from "./cvm";
+import { collect, compileFile, InputError, intOption, printDiagnostics, readBytes, readText, sha256, UsageError, writeBytes } from "./util";
 
 interface Common {
   include: string[];
@@ -82,7 +83,9 @@ export function registerBasics(program: Command): void {
     .option("--node-id <n>", "getNodeId() of the mote", "1")
     .option("--seed <n>", "seed of random()")
     .option("--json", "print {\"outputs\": [...], \"errors\": [...]} on stdout")
-    .action((file: string, opts: Common & { inputs?: string; until?: string; nodeId: string; seed?: string }) => guard(() => {
+    .option("--vm <ts|c>", "the VM to run on: ts (TypeScript) or c (firmware-host terra-mote)", "ts")
+    .action((file: string, opts: Common & { inputs?: string; until?: string; nodeId: string; seed?: string; vm: string }) => guard(() => {
+      if (opts.vm !== "ts" && opts.vm !== "c") throw new UsageError(`--vm must be ts or c, got "${opts.vm}"`);
       const until = opts.until === undefined ? undefined : intOption(opts.until, "--until");
       const nodeId = intOption(opts.nodeId, "--node-id", 0xffff);
       const seed = opts.seed === undefined ? undefined : intOption(opts.seed, "--seed", 0xffffffff);
@@ -98,7 +101,9 @@ export function registerBasics(program: Command): void {
         }
       }
       const cap = loadCapsule(r.capsule!, { sha256 });
-      const res = runMote(cap, r.config!, { trace, until, nodeId, seed });
+      const res: Omit<RunResult, "state"> = opts.vm === "c"
+        ? runMoteC(r.capsule!, r.config!, { traceFile: opts.inputs, until, nodeId, seed })
+        : runMote(cap, r.config!, { trace, until, nodeId, seed });
       if (opts.json) {
         process.stdout.write(`${JSON.stringify({ outputs: res.outputs, errors: res.errors, stats: { ...res.stats, halted: res.halted, end_ms: res.end_ms, bound: r.report!.max_instructions_per_reaction } })}\n`);
         return;

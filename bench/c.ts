@@ -1,0 +1,352 @@
+/**
+ * `terra bench c`: the C VM (firmware-host/) per platform, against Terra's
+ * published figures (seed 003 §7-8) and against plain C on the same simulator.
+ *
+ * - Sizes: .text of the VM core alone (interpreter, scheduler, timers, loader
+ *   and verifier: core/engine.c + core/verify.c, with the read-only tables)
+ *   and of the full firmware image; the RAM the VM itself needs besides the
+ *   script's memory block (its static state), and on MicaZ the deepest stack
+ *   seen (simavr).
+ * - MicaZ (simavr through simrun, ATmega128 at 7.3728 MHz): the three
+ *   scenarios of §8, each run for 300 simulated seconds as a firmware image
+ *   (comp/rt.c with the simulated sensor of RT_SENSOR_MS = 10 ms and radio),
+ *   and the same loops in plain C (apps/native.c): loop iterations (the
+ *   counter of the last radio frame), active cycles, cycles per VM
+ *   instruction (active cycles over the VM instructions the iterations
+ *   execute, counted by the TypeScript VM on the same capsule; for the IO
+ *   scenarios the active cycles include the clock interrupt and idle
+ *   wake-ups, so the figure says little about the interpreter), native ratio
+ *   (native iterations over VM iterations) and the ratio of active cycles.
+ * - TelosB (mspdebug's simulator): cycles per VM instruction and the native
+ *   ratio of the CPU-bound loop from MCLK counts between markers over a
+ *   fixed number of iterations at a frozen clock (mspdebug's simulator does
+ *   not advance its Timer_A in low-power mode the way the scenarios need;
+ *   see firmware-host/README.md), iterations per 300 s derived from them.
+ * - Host: x86 instructions per VM instruction (callgrind, marginal over
+ *   200,000 reactions of the CPU-bound loop), VM instructions per second and
+ *   the TS VM / C VM speed ratio on the same capsule in one run, for both
+ *   dispatch builds; Cortex-M0+ (qemu): ARM instructions per VM instruction
+ *   for both dispatch builds.
+ *
+ * `--quick` shortens the MicaZ scenarios to 30 simulated seconds (figures
+ * scaled to 300 s) and the host rounds.
+ */
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { builtinDefsDir, sha256 } from "../cli/util";
+import { compile } from "../compiler/compile";
+import { createMote } from "../components/run";
+import { constantSensors } from "../components/terranet/index";
+import { loadCapsule } from "../vm/verify";
+import { FIRMWARE_DIR, make } from "../firmware-host/harness";
+import { registerBench, table } from "./registry";
+
+const PLATFORMS = ["host", "micaz", "telosb", "samr21"] as const;
+type Platform = (typeof PLATFORMS)[number];
+const SIZE_TOOL: Record<Platform, string> = { host: "size", micaz: "avr-size", telosb: "llvm-size", samr21: "arm-none-eabi-size" };
+const NM_TOOL: Record<Platform, string> = { host: "nm", micaz: "avr-nm", telosb: "llvm-nm", samr21: "arm-none-eabi-nm" };
+const BUILD = join(FIRMWARE_DIR, "build");
+
+/** Terra's figures (seed 003 §7.1, §8). */
+export const TERRA = {
+  cpu: { iterations: 597_511, native_iterations: 11_735_607, ratio: 19.64, cycles_per_instruction: 607 },
+  io: { iterations: 27_269, native_iterations: 29_999, active_cycles: 265_848_122, native_active_cycles: 104_726_668 },
+  timer: { iterations: 30, native_iterations: 30, active_cycles: 9_630_812, native_active_cycles: 8_896_252 },
+  micaz_script_space: 2000,
+};
+
+const readFile = (p: string) => (existsSync(p) ? readFileSync(p, "utf8") : undefined);
+function compileApp(name: string): { capsule: Uint8Array; cfg: NonNullable<ReturnType<typeof compile>["config"]> } {
+  const file = join(FIRMWARE_DIR, "apps", `${name}.terra`);
+  const r = compile(file, readFileSync(file, "utf8"), { includeDirs: [], builtinDir: builtinDefsDir(), readFile, sha256 });
+  if (!r.ok) throw new Error(`bench c: ${name} does not compile: ${r.diagnostics[0]?.message}`);
+  return { capsule: r.capsule!, cfg: r.config! };
+}
+
+/** `size` columns (text, data, bss) of a file; for a list, summed. */
+function sizes(p: Platform, files: string[]): { text: number; data: number; bss: number } {
+  const out = execFileSync(SIZE_TOOL[p], files, { encoding: "utf8" }).trim().split("\n").slice(1);
+  const s = { text: 0, data: 0, bss: 0 };
+  for (const l of out) {
+    const [t, d, b] = l.trim().split(/\s+/).map(Number);
+    s.text += t;
+    s.data += d;
+    s.bss += b;
+  }
+  return s;
+}
+
+/** Static RAM of the VM core (every .data/.bss symbol of the core objects but the script's memory block). */
+function coreRam(p: Platform, objects: string[]): number {
+  let n = 0;
+  for (const o of objects) {
+    const out = execFileSync(NM_TOOL[p], ["-S", "--size-sort", o], { encoding: "utf8" });
+    for (const l of out.trim().split("\n")) {
+      const f = l.trim().split(/\s+/);
+      if (f.length < 4 || !/^[bBdDcC]$/.test(f[2]) || f[3] === "tvm_mem") continue;
+      n += parseInt(f[1], 16);
+    }
+  }
+  return n;
+}
+
+interface ScenarioResult {
+  iterations: number;
+  active_cycles: number;
+  cycles_per_instruction: number;
+  native_iterations: number;
+  native_active_cycles: number;
+  native_ratio: number;
+  active_cycles_ratio: number;
+  instructions_per_iteration: number;
+}
+
+/** VM instructions per loop iteration of a bench script, counted by the TypeScript VM (standalone components). */
+function instructionsPerIteration(name: string): number {
+  const { capsule, cfg } = compileApp(name);
+  const { vm } = createMote(loadCapsule(capsule, { sha256 }), cfg, { nodeId: 1, sensors: constantSensors() });
+  vm.boot();
+  // the loop's iterations happen at time 0 with instant components (CPU, IO) or every 10 s (timer)
+  const counter = () => vm.vars[0] | (vm.vars[1] << 8) | (vm.vars[2] << 16) | (vm.vars[3] << 24);
+  if (name === "bench_timer") {
+    const i0 = vm.stats.instructions;
+    for (let k = 0; k < 20; k++) {
+      vm.advanceTo(vm.nextDeadline()!);
+      vm.runPending(1000);
+    }
+    return (vm.stats.instructions - i0) / counter();
+  }
+  const i0 = vm.stats.instructions, c0 = counter();
+  vm.runPending(10_000);
+  return (vm.stats.instructions - i0) / (counter() - c0);
+}
+
+/** Last counter value the image sent over the radio ("R <hex>" frames, counter at byte 5). */
+function lastCounter(text: string): number {
+  const frames = text.split("\n").filter((l) => l.startsWith("R "));
+  if (!frames.length) return 0;
+  const b = Buffer.from(frames[frames.length - 1].slice(2).trim(), "hex");
+  return b.readUInt32LE(5);
+}
+
+function simrun(elf: string): { out: string; cycles: number; active: number; stack: number } {
+  make("micaz", [join(BUILD, "micaz/simrun")]);
+  const r = spawnSync(join(BUILD, "micaz/simrun"), ["-q", elf], { encoding: "utf8", maxBuffer: 1 << 28, timeout: 1_800_000 });
+  if (r.error) throw r.error;
+  const end = /end \w+ (\d+) (\d+) (\d+)/.exec(r.stderr);
+  const stack = /stack (\d+)/.exec(r.stderr);
+  if (!end) throw new Error(`simrun ${elf}: no end line:\n${r.stderr.slice(-500)}`);
+  return { out: r.stdout, cycles: Number(end[1]), active: Number(end[2]), stack: stack ? Number(stack[1]) : 0 };
+}
+
+/** Deepest stack (bytes below the top of RAM) the MicaZ scenario images reached. */
+let maxStack = 0;
+
+function micazScenarios(quick: boolean): Record<string, ScenarioResult> {
+  const seconds = quick ? 30 : 300;
+  const scale = 300 / seconds;
+  // stop just after the frame sent at `seconds` (the radio completes 4 ms later)
+  const stop = seconds * 1000 + 50;
+  const dir = join(BUILD, "bench/micaz");
+  mkdirSync(dir, { recursive: true });
+  const res: Record<string, ScenarioResult> = {};
+  ([["cpu", 1], ["io", 2], ["timer", 3]] as const).forEach(([name, scenario]) => {
+    const app = `bench_${name}`;
+    const { capsule } = compileApp(app);
+    const cap = join(dir, `${app}.cap`);
+    writeFileSync(cap, capsule);
+    make("micaz", ["app"], { APP_CAP: cap, OUT: dir, NAME: app, APP_DEFS: `-DRT_STOP_MS=${stop}` });
+    make("micaz", ["native"], { SCENARIO: String(scenario), OUT: dir, APP_DEFS: `-DRT_STOP_MS=${stop}` });
+    const vm = simrun(join(dir, `${app}.elf`));
+    const nat = simrun(join(dir, `native-${scenario}.elf`));
+    if (vm.stack) maxStack = Math.max(maxStack, 0x10ff - vm.stack);
+    const per = instructionsPerIteration(app);
+    const it = lastCounter(vm.out) * scale;
+    const nit = lastCounter(nat.out) * scale;
+    const active = vm.active * scale;
+    const nactive = nat.active * scale;
+    res[name] = {
+      iterations: Math.round(it),
+      active_cycles: Math.round(active),
+      cycles_per_instruction: Number((active / (it * per)).toFixed(1)),
+      native_iterations: Math.round(nit),
+      native_active_cycles: Math.round(nactive),
+      native_ratio: Number((nit / it).toFixed(2)),
+      active_cycles_ratio: Number((active / nactive).toFixed(2)),
+      instructions_per_iteration: Number(per.toFixed(2)),
+    };
+  });
+  return res;
+}
+
+/** MCLK cycles between markers 1 and 2 of a TelosB image on mspdebug (tracer IO history). */
+function mspCycles(elf: string): number {
+  const r = spawnSync(join(FIRMWARE_DIR, "platform/telosb/mspsim.sh"), [elf], { encoding: "utf8", maxBuffer: 1 << 28, timeout: 1_800_000 });
+  const marks = [...r.stdout.matchAll(/(\d+): write\.b => 0x0035 0x0([12])/g)].map((m) => ({ at: Number(m[1]), v: Number(m[2]) }));
+  const a = marks.find((m) => m.v === 1), b = marks.find((m) => m.v === 2);
+  if (!a || !b) throw new Error(`mspsim ${elf}: no markers`);
+  return b.at - a.at;
+}
+
+function telosbCpu(): Record<string, number> {
+  const dir = join(BUILD, "bench/telosb");
+  mkdirSync(dir, { recursive: true });
+  const { capsule } = compileApp("bench_cpu");
+  const cap = join(dir, "bench_cpu.cap");
+  writeFileSync(cap, capsule);
+  const N = 2000;
+  // frozen clock (no timer interrupt: RT_FROZEN), the driver stops after N loop iterations
+  make("telosb", ["app"], { APP_CAP: cap, OUT: dir, NAME: "cpu", APP_DEFS: `-DRT_FROZEN=1 -DRT_STOP_ITER=${N}` });
+  make("telosb", ["native"], { SCENARIO: "1", OUT: dir, APP_DEFS: `-DRT_FROZEN=1 -DRT_STOP_ITER=${N}` });
+  const vm = mspCycles(join(dir, "cpu.elf")) / N;
+  const nat = mspCycles(join(dir, "native-1.elf")) / N;
+  const per = instructionsPerIteration("bench_cpu");
+  const hz = 4_000_000;
+  return {
+    cycles_per_iteration: Number(vm.toFixed(1)),
+    cycles_per_instruction: Number((vm / per).toFixed(1)),
+    native_cycles_per_iteration: Number(nat.toFixed(1)),
+    native_ratio: Number((vm / nat).toFixed(2)),
+    iterations: Math.round((300 * hz) / vm),
+    native_iterations: Math.round((300 * hz) / nat),
+  };
+}
+
+/** Callgrind: x86 instructions per VM instruction (marginal: 2N minus N reactions). */
+function callgrind(bin: string, cap: string): number | null {
+  if (spawnSync("sh", ["-c", "command -v valgrind"]).status !== 0) return null;
+  const ir = (n: number) => {
+    const r = spawnSync("valgrind", ["--tool=callgrind", "--callgrind-out-file=/dev/null", bin, cap, "--bench", String(n), "--rounds", "1"], { encoding: "utf8" });
+    const m = /Collected : (\d+)/.exec(r.stderr);
+    if (!m) throw new Error(`callgrind: ${r.stderr.slice(-300)}`);
+    return Number(m[1]);
+  };
+  const n = 100_000;
+  return Number(((ir(2 * n) - ir(n)) / (n * 4)).toFixed(1));
+}
+
+/** ARM instructions per VM instruction on qemu (marginal: 2K minus K loop iterations of bench_loop). */
+function armInstructions(dispatch: string): number | null {
+  const dir = join(BUILD, `bench/samr21-${dispatch}`);
+  mkdirSync(dir, { recursive: true });
+  const count = (k: number): { lines: number; vm: number } => {
+    const src = `#include "TerraNet.defs"\nvar ulong acc = 1;\nloop i, ${k} do\n  acc = acc * 3 + i;\n  if acc > 1000000 then acc = acc / 7; end\nend\nemit LEDS(acc);\n`;
+    const r = compile("loop.terra", src, { includeDirs: [], builtinDir: builtinDefsDir(), readFile, sha256 });
+    const cap = join(dir, `loop${k}.cap`);
+    writeFileSync(cap, r.capsule!);
+    make("samr21", ["app"], { APP_CAP: cap, OUT: dir, NAME: `loop${k}`, DISPATCH: dispatch, QEMU: "1", APP_DEFS: "-DRT_STOP_MS=0 -DRT_FROZEN" });
+    const log = join(dir, `loop${k}.log`);
+    // one log line per executed instruction (-singlestep); a run that does not end is cut after 60 s
+    spawnSync("qemu-system-arm", ["-M", "microbit", "-display", "none", "-monitor", "none", "-serial", "none", "-semihosting",
+      "-singlestep", "-d", "exec,nochain", "-D", log, "-kernel", join(dir, `loop${k}.elf`)], { timeout: 60_000 });
+    const size = statSync(log).size;
+    if (size > 2e9) {
+      rmSync(log);
+      throw new Error("qemu: the image did not end");
+    }
+    let lines = 0;
+    const text = readFileSync(log, "latin1");
+    for (let i = text.indexOf("Trace"); i >= 0; i = text.indexOf("Trace", i + 5)) lines++;
+    rmSync(log);
+    const { vm } = createMote(loadCapsule(r.capsule!, { sha256 }), r.config!, { nodeId: 1, sensors: constantSensors() });
+    vm.boot();
+    return { lines, vm: vm.stats.instructions };
+  };
+  try {
+    const a = count(500), b = count(1000);
+    return Number(((b.lines - a.lines) / (b.vm - a.vm)).toFixed(1));
+  } catch {
+    return null;
+  }
+}
+
+function tsRate(capsule: Uint8Array, cfg: Parameters<typeof createMote>[1], reactions: number, rounds: number): number {
+  const { vm } = createMote(loadCapsule(capsule, { sha256 }), cfg, { nodeId: 1, sensors: constantSensors() });
+  vm.boot();
+  let best = 0;
+  for (let k = 0; k < rounds; k++) {
+    const i0 = vm.stats.instructions;
+    const t0 = process.hrtime.bigint();
+    vm.runPending(reactions);
+    const dt = Number(process.hrtime.bigint() - t0) / 1e9;
+    best = Math.max(best, (vm.stats.instructions - i0) / dt);
+  }
+  return best;
+}
+
+registerBench({
+  name: "c",
+  description: "C VM: core and image sizes per platform, the §8 scenarios on simulated MicaZ and TelosB, host and ARM instructions per VM instruction",
+  run({ quick }) {
+    const result: Record<string, Record<string, unknown>> = {};
+    const rows: (string | number)[][] = [];
+    for (const p of PLATFORMS) {
+      make(p, ["all"]);
+      const objs = p === "host" ? [join(BUILD, "host/core-switch.o")] : [join(BUILD, p, "core-engine.o"), join(BUILD, p, "core-verify.o")];
+      const image = p === "host" ? join(BUILD, "host/terra-mote") : join(BUILD, p, `terra-${p}.elf`);
+      const core = sizes(p, objs);
+      const img = sizes(p, [image]);
+      result[p] = { core_text_bytes: core.text + core.data, image_text_bytes: img.text, image_data_bytes: img.data, image_bss_bytes: img.bss, vm_ram_bytes: coreRam(p, objs) };
+      if (p === "host") result[p].core_text_bytes_goto = sizes(p, [join(BUILD, "host/core-goto.o")]).text;
+    }
+    // MicaZ scenarios (and the deepest stack they reach)
+    const micaz = micazScenarios(quick);
+    for (const [k, v] of Object.entries(micaz)) result.micaz[k] = v;
+    result.micaz.stack_bytes_max = maxStack;
+    try {
+      const t = telosbCpu();
+      result.telosb.cpu = { iterations: t.iterations, cycles_per_instruction: t.cycles_per_instruction, native_ratio: t.native_ratio, native_iterations: t.native_iterations, cycles_per_iteration: t.cycles_per_iteration, method: "cycles per iteration at a frozen clock (mspdebug), extrapolated to 300 s at 4 MHz" };
+    } catch (e) {
+      result.telosb.cpu = { error: (e as Error).message.slice(0, 200) };
+    }
+    // host: callgrind and TS/C ratio on the CPU-bound capsule
+    const { capsule, cfg } = compileApp("bench_cpu");
+    const cap = join(BUILD, "bench/bench_cpu.cap");
+    mkdirSync(join(BUILD, "bench"), { recursive: true });
+    writeFileSync(cap, capsule);
+    const reactions = quick ? 200_000 : 2_000_000;
+    const rounds = quick ? 3 : 7;
+    const ts = tsRate(capsule, cfg, reactions, rounds);
+    for (const d of ["switch", "goto"]) {
+      const bin = join(BUILD, `host/terra-mote-${d}`);
+      const out = JSON.parse(execFileSync(bin, [cap, "--bench", String(reactions), "--rounds", String(rounds)], { encoding: "utf8" })) as { best: number };
+      result.host[`instructions_per_second_${d}`] = out.best;
+      result.host[`c_over_ts_speed_${d}`] = Number((out.best / ts).toFixed(2));
+      result.host[`x86_per_vm_instruction_${d}`] = callgrind(bin, cap);
+      result.samr21[`arm_per_vm_instruction_${d}`] = armInstructions(d);
+    }
+    result.host.ts_instructions_per_second = Math.round(ts);
+    for (const p of PLATFORMS) {
+      const r = result[p];
+      rows.push([p, r.core_text_bytes as number, r.image_text_bytes as number, r.vm_ram_bytes as number]);
+    }
+    const sc = (name: string) => micaz[name];
+    const scen: (string | number)[][] = (["cpu", "io", "timer"] as const).map((n) => [
+      n, sc(n).iterations, sc(n).native_iterations, sc(n).native_ratio, sc(n).cycles_per_instruction, sc(n).active_cycles_ratio,
+      n === "cpu" ? `${TERRA.cpu.iterations} / ${TERRA.cpu.ratio}x / ${TERRA.cpu.cycles_per_instruction} cyc` : `${TERRA[n].iterations} / ${(TERRA[n].active_cycles / TERRA[n].native_active_cycles).toFixed(2)}x active`,
+    ]);
+    const h = result.host;
+    return {
+      result: {
+        ...result,
+        terra: TERRA,
+        quick,
+      },
+      table: [
+        table(["platform", "core .text B", "image .text B", "VM RAM B"], rows),
+        "",
+        table(["MicaZ scenario (300 s)", "iterations", "native", "native ratio", "cycles/VM instr", "active ratio", "Terra"], scen),
+        "",
+        table(["host / ARM", "switch", "goto"], [
+          ["VM instructions/s", `${((h.instructions_per_second_switch as number) / 1e6).toFixed(0)} M`, `${((h.instructions_per_second_goto as number) / 1e6).toFixed(0)} M`],
+          ["C / TS speed", h.c_over_ts_speed_switch as number, h.c_over_ts_speed_goto as number],
+          ["x86 instr per VM instr", String(h.x86_per_vm_instruction_switch), String(h.x86_per_vm_instruction_goto)],
+          ["ARM instr per VM instr", String(result.samr21.arm_per_vm_instruction_switch), String(result.samr21.arm_per_vm_instruction_goto)],
+        ]),
+      ].join("\n"),
+    };
+  },
+});
+
+export { resolve };

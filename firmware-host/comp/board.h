@@ -1,0 +1,25 @@
+/*
+ * What a mote board provides to the mote builds (platform/<board>/board.c):
+ * a millisecond clock driven by a timer interrupt, sleep until the next
+ * interrupt, a byte output (UART or semihosting), bench markers, LEDs.
+ */
+#ifndef TC_BOARD_H
+#define TC_BOARD_H
+#include <stdint.h>
+
+void board_init(void);
+/* ms since boot (the timer interrupt counts them) */
+uint32_t board_ms(void);
+/* Disable interrupts (for check-then-sleep). */
+void board_irq_off(void);
+void board_irq_on(void);
+/* Sleep until the next interrupt: called with interrupts off, returns with them on. */
+void board_sleep(void);
+void board_putc(uint8_t c);
+/* A bench marker (a port write the simulator harness timestamps). */
+void board_mark(uint8_t v);
+void board_leds(uint8_t v);
+/* Stop: the simulator ends the run. */
+void board_exit(void);
+
+#endif

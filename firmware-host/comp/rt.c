@@ -1,0 +1,177 @@
+/*
+ * A mote in real time (firmware images and the bench scenarios): the
+ * capsule compiled into flash runs with TerraNet's local operations on the
+ * board's peripherals. Logical time follows the board's millisecond clock:
+ * a timer reaction happens when the clock reaches its deadline (and `now`
+ * becomes the deadline: lateness is compensated), other reactions at the
+ * clock's time; between reactions the mote sleeps until the next interrupt.
+ *
+ * Simulated peripherals: a sensor conversion (REQ_TEMP, REQ_PHOTO, ...)
+ * completes RT_SENSOR_MS later with the next reading of a small table; a
+ * radio send (SEND, SEND_ACK) is printed as "R <hex>" on the byte output
+ * and completes RT_RADIO_MS later; LEDs are the board's. Bench builds stop
+ * at RT_STOP_MS (marker 2, "H", then the board's exit), or run RT_STOP_ITER
+ * input reactions after the boot between markers 1 and 2 (with RT_FROZEN:
+ * no clock interrupt, for simulators that time marker to marker).
+ */
+#include "board.h"
+#include "components.h"
+#include "report.h"
+
+#ifndef RT_SENSOR_MS
+#define RT_SENSOR_MS 10
+#endif
+#ifndef RT_RADIO_MS
+#define RT_RADIO_MS 4
+#endif
+#ifndef RT_NODE_ID
+#define RT_NODE_ID 1
+#endif
+
+extern TVM_ROM uint8_t tc_capsule[];
+extern const uint16_t tc_capsule_len;
+
+static TVM_ROM tc_map_t MAP = TC_TERRANET_MAP;
+static TVM_ROM int16_t TABLE[TC_NSENSORS][8] = {
+  { 500, 503, 507, 510, 508, 504, 501, 499 },   /* TEMP (raw ADC) */
+  { 400, 420, 380, 410, 395, 405, 390, 415 },   /* PHOTO */
+  { 3000, 2998, 2997, 2995, 2994, 2992, 2991, 2990 }, /* VOLTS (mV) */
+  { 0, 12, 3, 40, 7, 0, 22, 5 },                /* MIC */
+  { 0, 1, 0, 1, 1, 0, 0, 1 },                   /* PORT_A */
+  { 1, 1, 0, 0, 1, 0, 1, 0 },                   /* PORT_B */
+};
+
+static uint8_t pending;                         /* bit per sensor; bit 7: radio */
+static uint32_t due[TC_NSENSORS + 1];
+static uint8_t pos[TC_NSENSORS];
+static uint8_t radio_type, radio_ack;
+static uint8_t idle;        /* the VM had nothing to do at wake_at's computation */
+static uint32_t wake_at;    /* when something can next happen */
+
+void plat_sensor_request(uint8_t s) {
+  if (pending & (1u << s)) return; /* busy, as TinyOS's EBUSY */
+  pending |= (uint8_t)(1u << s);
+  due[s] = tvm.now + RT_SENSOR_MS;
+}
+
+void plat_radio_send(const uint8_t *frame, uint8_t len, uint8_t ack) {
+  rp_str("R ");
+  rp_hex(frame, len);
+  rp_c('\n');
+  pending |= 0x80;
+  due[TC_NSENSORS] = tvm.now + RT_RADIO_MS;
+  radio_type = len ? frame[0] : 0;
+  radio_ack = ack;
+}
+
+void plat_leds(uint8_t leds) {
+  board_leds(leds);
+}
+
+void plat_report_output(uint8_t id, int32_t v, const uint8_t *rec, uint8_t len) {
+  (void)id;
+  (void)v;
+  (void)rec;
+  (void)len;
+}
+
+void plat_report_error(uint8_t code, uint16_t pc) {
+  rp_str("E ");
+  rp_u32(code);
+  rp_c(' ');
+  rp_u32(pc);
+  rp_c('\n');
+}
+
+void plat_host_exception(const char *what) {
+  (void)what;
+  rp_str("X host\n");
+  tvm_abort();
+}
+
+/* Completed conversions and sends at time t become inputs. */
+static void poll(uint32_t t) {
+  uint8_t s;
+  for (s = 0; s < TC_NSENSORS; s++) {
+    if ((pending & (1u << s)) && (int32_t)(t - due[s]) >= 0) {
+      int16_t v = TABLE[s][pos[s]];
+      pos[s] = (uint8_t)((pos[s] + 1) & 7);
+      pending &= (uint8_t)~(1u << s);
+      tc_raise(s, v, (uint8_t)v);
+    }
+  }
+  if ((pending & 0x80) && (int32_t)(t - due[TC_NSENSORS]) >= 0) {
+    pending &= 0x7f;
+    if (radio_ack) tc_raise(TC_IN_SEND_DONE_ACK, 1, radio_type);
+    else tc_raise(TC_IN_SEND_DONE, 0, radio_type);
+  }
+}
+
+int main(void) {
+  uint16_t k;
+  uint8_t r;
+  board_init();
+  for (k = 0; k < tc_capsule_len; k++) tvm_mem[k] = tc_capsule[k];
+  r = tvm_load(tc_capsule_len);
+  if (r) {
+    rp_str("X reject ");
+    rp_u32(tvm_reject_offset);
+    rp_c('\n');
+    board_exit();
+  }
+  tc_init(&MAP, RT_NODE_ID, 0, 0, 0, 0);
+  tvm.now = 0;
+  tvm_boot();
+#ifdef RT_STOP_ITER
+  /* bench: RT_STOP_ITER input reactions at a frozen clock, between markers 1 and 2 */
+  board_mark(1);
+  tvm_run_pending(RT_STOP_ITER);
+  board_mark(2);
+  rp_str("H\n");
+  board_exit();
+#endif
+  board_mark(1);
+  for (;;) {
+    uint32_t t = board_ms(), d;
+    if (tvm_halted()) break;
+#ifdef RT_STOP_MS
+    if (t >= RT_STOP_MS) break;
+#endif
+    if (idle) {
+      /* nothing can happen before wake_at (no interrupt of this firmware raises inputs): sleep again */
+      if ((int32_t)(t - wake_at) < 0) {
+        board_irq_off();
+        if (board_ms() == t) board_sleep();
+        else board_irq_on();
+        continue;
+      }
+      idle = 0;
+    }
+    if (pending) poll(t);
+    if (tvm_next_deadline(&d) && d <= t - tvm.now) {
+      /* a timer is due: its reaction happens at its deadline */
+      tvm.now += d;
+    } else {
+      tvm.now = t;
+    }
+    tc_now = tvm.now;
+    tvm_chain_stop = 0; /* chained input reactions run until the next clock tick */
+    if (tvm_step()) continue;
+    /* idle: the next thing is a timer deadline or a conversion or send completing */
+    idle = 1;
+    wake_at = tvm.now + (tvm_next_deadline(&d) ? d : 0x7fffffffu);
+    {
+      uint8_t s;
+      for (s = 0; s <= TC_NSENSORS; s++) {
+        if ((s < TC_NSENSORS ? pending & (1u << s) : pending & 0x80) && (int32_t)(due[s] - wake_at) < 0) wake_at = due[s];
+      }
+    }
+    board_irq_off();
+    if (board_ms() == t) board_sleep();
+    else board_irq_on();
+  }
+  board_mark(2);
+  rp_str("H\n");
+  board_exit();
+  return 0;
+}

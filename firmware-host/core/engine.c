@@ -1,0 +1,1004 @@
+/*
+ * The trail scheduler, timers, input and error queues and the instruction
+ * interpreter of docs/vm.md ("Reactions", "Order of work", "Instructions
+ * with scheduling effects", "Values and errors"), bit for bit as
+ * vm/engine.ts. Only verified capsules run (core/verify.c): the interpreter
+ * checks nothing beyond what docs/vm.md requires at run time (array
+ * indexes, division by zero, the track-stack guard, the optional watchdog).
+ *
+ * Dispatch: a switch, or computed goto when TVM_DISPATCH_GOTO (GNU C).
+ * Width and type variants share their handler tails (load, store, add,
+ * copy) so that the core stays small on 8- and 16-bit MCUs.
+ */
+#include "tvm.h"
+
+tvm_t tvm;
+#if defined(__GNUC__)
+uint8_t tvm_mem[TVM_MEM_BYTES] __attribute__((aligned(4)));
+#else
+uint8_t tvm_mem[TVM_MEM_BYTES];
+#endif
+
+#define RD16(p) ((uint16_t)((p)[0] | ((uint16_t)(p)[1] << 8)))
+#define RD32(p) ((uint32_t)(p)[0] | ((uint32_t)(p)[1] << 8) | ((uint32_t)(p)[2] << 16) | ((uint32_t)(p)[3] << 24))
+
+static void wr32(uint8_t *p, uint32_t v) {
+  p[0] = (uint8_t)v;
+  p[1] = (uint8_t)(v >> 8);
+  p[2] = (uint8_t)(v >> 16);
+  p[3] = (uint8_t)(v >> 24);
+}
+
+/* memmove without libc's overlap rules being a question: overlapping copies behave as copyWithin. */
+static void move_bytes(uint8_t *d, const uint8_t *s, uint8_t n) {
+  if (d <= s) {
+    while (n--) *d++ = *s++;
+  } else {
+    d += n;
+    s += n;
+    while (n--) *--d = *--s;
+  }
+}
+
+/* ---- errors and faults ---------------------------------------------------- */
+
+static void halt_vm(void) {
+  tvm.flags |= TVM_F_HALTED;
+  memset(tvm.slots, 0, (uint16_t)tvm.nslots * 2u);
+  tvm.tp = 0;
+  tvm.q_count = 0;
+}
+
+void tvm_abort(void) {
+  if (!(tvm.flags & TVM_F_HALTED)) {
+    tvm.flags |= TVM_F_FAULT;
+    halt_vm();
+  }
+}
+
+static void fault(uint8_t code, uint16_t pc) {
+#if TVM_STATS
+  tvm.stats.errors++;
+#endif
+  tvm.flags |= TVM_F_FAULT;
+  halt_vm();
+  tvm_host_error(code, pc);
+}
+
+static void raise_error(uint8_t code, uint16_t pc) {
+#if TVM_STATS
+  tvm.stats.errors++;
+#endif
+  if ((tvm.flags & TVM_F_IN_ERROR) || tvm.err_count == TVM_ERROR_QUEUE) {
+#if TVM_STATS
+    tvm.stats.dropped_errors++;
+#endif
+  } else {
+    tvm.err_codes[tvm.err_count++] = code;
+  }
+  tvm_host_error(code, pc);
+}
+
+/* ---- inputs, gates, timers ---------------------------------------------------- */
+
+uint8_t tvm_enqueue(uint8_t id, uint8_t aux, int32_t value, const uint8_t *data, uint8_t len) {
+  tvm_qentry_t *e;
+  uint8_t i;
+  if ((tvm.flags & TVM_F_HALTED) || tvm.q_count == TVM_QUEUE_CAP) {
+    if (tvm.flags & TVM_F_HALTED) return 0;
+#if TVM_STATS
+    tvm.stats.queue_overflows++;
+#endif
+    return 0;
+  }
+  i = (uint8_t)(tvm.q_head + tvm.q_count);
+  if (i >= TVM_QUEUE_CAP) i = (uint8_t)(i - TVM_QUEUE_CAP);
+  e = &tvm.q[i];
+  e->id = id;
+  e->aux = aux;
+  if (!data) {
+    e->len = 0xff;
+#if TVM_QUEUE_COPY
+    e->value = value;
+#else
+    e->u.value = value;
+#endif
+  } else {
+    if (len > TVM_EVENT_DATA_BYTES) len = TVM_EVENT_DATA_BYTES;
+    e->len = len;
+#if TVM_QUEUE_COPY
+    memcpy(e->data, data, len);
+#else
+    e->u.ptr = data;
+#endif
+  }
+  tvm.q_count++;
+  return 1;
+}
+
+static void set_scalar(uint32_t v) {
+  wr32(tvm.ev, v);
+  if (tvm.ev_dirty > 4) memset(tvm.ev + 4, 0, (uint8_t)(tvm.ev_dirty - 4));
+  tvm.ev_dirty = 4;
+}
+
+/* Push every active gate of an input table matching aux, last gate first. */
+static void wake_gates(const uint8_t *tbl, uint8_t aux) {
+  uint16_t *s = tvm.slots;
+  uint8_t k = tbl[2];
+  const uint8_t *g = tbl + 3;
+  uint8_t tp = tvm.tp;
+  while (k--) {
+    uint8_t x = g[k];
+    uint16_t v = s[x];
+    if (v && (!(v & TVM_GATE_FILTERED) || s[x + 1] == aux)) {
+      tvm.track[tp++] = (uint16_t)(v & ~TVM_GATE_FILTERED);
+      s[x] = 0;
+    }
+  }
+  tvm.tp = tp;
+}
+
+static uint32_t deadline_of(uint8_t x) {
+  return (uint32_t)tvm.slots[x + 1] | ((uint32_t)tvm.slots[x + 2] << 16);
+}
+
+/* Push every timer gate due now (last gate first); 0 when none is due. */
+static uint8_t wake_timers(void) {
+  const uint8_t *g = tvm.timers;
+  uint8_t k = g[0];
+  uint8_t any = 0;
+  uint8_t tp = tvm.tp;
+  while (k) {
+    uint8_t x = g[k--];
+    uint16_t v = tvm.slots[x];
+    if (v && deadline_of(x) == tvm.now) {
+      tvm.track[tp++] = v;
+      tvm.slots[x] = 0;
+      any = 1;
+    }
+  }
+  tvm.tp = tp;
+  return any;
+}
+
+uint8_t tvm_next_deadline(uint32_t *delta) {
+  const uint8_t *g = tvm.timers;
+  uint8_t k = g[0];
+  uint8_t found = 0;
+  uint32_t best = 0;
+  if (tvm.flags & TVM_F_HALTED) return 0;
+  while (k) {
+    uint8_t x = g[k--];
+    if (tvm.slots[x]) {
+      uint32_t d = deadline_of(x) - tvm.now;
+      if (!found || d < best) best = d;
+      found = 1;
+    }
+  }
+  *delta = best;
+  return found;
+}
+
+uint8_t *tvm_view(int32_t addr, int32_t len) {
+  if (addr < 0 || len < 0 || addr > (int32_t)tvm.var_bytes || len > (int32_t)tvm.var_bytes - addr) return 0;
+  return tvm.vars + addr;
+}
+
+/* ---- the interpreter ------------------------------------------------------------ */
+
+#if TVM_STATS
+#define COUNT (n++)
+#else
+#define COUNT ((void)0)
+#endif
+#define PC ((uint16_t)(ip - code))
+
+#if TVM_WATCHDOG
+#define JUMPED do { if (n > tvm.limit && tvm.limit) goto trail_end; } while (0)
+#else
+#define JUMPED ((void)0)
+#endif
+
+#if TVM_DISPATCH_GOTO
+#define NEXT do { COUNT; goto *labels[*ip]; } while (0)
+#define CASE(x) L_##x:
+#else
+#define NEXT goto dispatch
+#define CASE(x) case TVM_OP_##x:
+#endif
+
+#define TRACK_GUARD do { if (tp == cap) goto overflow; } while (0)
+
+/* Compare outcome masks (bit 0: a < b, bit 1: a == b, bit 2: a > b; bit 3: unsigned), eq..geu. */
+static TVM_ROM uint8_t CMP[10] = {
+  [TVM_OP_EQ - TVM_OP_EQ] = 2, [TVM_OP_NE - TVM_OP_EQ] = 5,
+  [TVM_OP_LT - TVM_OP_EQ] = 1, [TVM_OP_LTU - TVM_OP_EQ] = 9,
+  [TVM_OP_LE - TVM_OP_EQ] = 3, [TVM_OP_LEU - TVM_OP_EQ] = 11,
+  [TVM_OP_GT - TVM_OP_EQ] = 4, [TVM_OP_GTU - TVM_OP_EQ] = 12,
+  [TVM_OP_GE - TVM_OP_EQ] = 6, [TVM_OP_GEU - TVM_OP_EQ] = 14,
+};
+typedef char tvm_cmp_contiguous[(TVM_OP_GEU - TVM_OP_EQ == 9) ? 1 : -1];
+/* The shared handlers derive operand forms and types from opcode offsets (vm/isa.ts numbers families in
+ * order: types u8 i8 u16 i16 32, widths 8 16 32, a8 forms before a16 forms, inc before dec). */
+#define TVM_ASSERT(name, cond) typedef char tvm_assert_##name[(cond) ? 1 : -1]
+TVM_ASSERT(jumps, TVM_OP_JMPW == TVM_OP_JMP + 1 && TVM_OP_JZ == TVM_OP_JMP + 2 && TVM_OP_JZW == TVM_OP_JMP + 3 &&
+                  TVM_OP_JNZ == TVM_OP_JMP + 4 && TVM_OP_JNZW == TVM_OP_JMP + 5 && (TVM_OP_JMPW & 1) == 1);
+TVM_ASSERT(evld, TVM_OP_EVLD_I8 == TVM_OP_EVLD_U8 + 1 && TVM_OP_EVLD_32 == TVM_OP_EVLD_U8 + 4);
+TVM_ASSERT(ld, TVM_OP_LD_I16 == TVM_OP_LD_U8 + 3 && TVM_OP_LDW_U8 == TVM_OP_LD_U8 + 5 && TVM_OP_LDW_32 == TVM_OP_LD_U8 + 9);
+TVM_ASSERT(st, TVM_OP_ST_32 == TVM_OP_ST_8 + 2 && TVM_OP_STW_8 == TVM_OP_ST_8 + 3 && TVM_OP_STW_32 == TVM_OP_ST_8 + 5);
+TVM_ASSERT(ldx, TVM_OP_LDX_I16 == TVM_OP_LDX_U8 + 3 && TVM_OP_LDX_32 == TVM_OP_LDX_U8 + 4);
+TVM_ASSERT(stx, TVM_OP_STX_16 == TVM_OP_STX_8 + 1 && TVM_OP_STX_32 == TVM_OP_STX_8 + 2);
+TVM_ASSERT(set, TVM_OP_SETW_8 == TVM_OP_SET_8 + 3 && TVM_OP_SETW_32 == TVM_OP_SET_8 + 5);
+TVM_ASSERT(mov, TVM_OP_MOVW_8 == TVM_OP_MOV_8 + 3 && TVM_OP_MOVW_32 == TVM_OP_MOV_8 + 5);
+TVM_ASSERT(incdec, TVM_OP_INCW_8 == TVM_OP_INC_8 + 3 && TVM_OP_DEC_8 == TVM_OP_INC_8 + 6 && TVM_OP_DECW_32 == TVM_OP_INC_8 + 11);
+TVM_ASSERT(spawn, TVM_OP_SPAWNW == TVM_OP_SPAWN + 1 && (TVM_OP_SPAWNW & 1) == 1);
+TVM_ASSERT(arith, TVM_OP_NEG > TVM_OP_LOR && TVM_OP_EXT_I16 == TVM_OP_NEG + 6);
+
+#if TVM_FLOAT
+static float as_float(uint32_t u) {
+  float f;
+  memcpy(&f, &u, 4);
+  return f;
+}
+static uint32_t float_bits(float f) {
+  uint32_t u;
+  memcpy(&u, &f, 4);
+  return u;
+}
+#endif
+
+static TVM_INLINE void dequeue(void);
+
+
+/*
+ * One reaction: run trails from the top of the track stack until it is
+ * empty. Counts a reaction even when nothing runs (an occurrence that wakes
+ * no gate). With `chain`, further queued inputs then react without leaving
+ * the dispatch loop, as long as nothing must come first (an ERROR reaction,
+ * a timer armed due now), the VM runs and the platform has not set
+ * tvm_chain_stop (vm/engine.ts chains the same way; the results are those
+ * of one tvm_step per input).
+ */
+static void react(uint8_t chain) {
+#if TVM_DISPATCH_GOTO && defined(__AVR__)
+  static const void *const __flash labels[256] = TVM_LABEL_TABLE; /* in program memory */
+#elif TVM_DISPATCH_GOTO
+  static const void *const labels[256] = TVM_LABEL_TABLE;
+#endif
+  const uint8_t *const code = tvm.code;
+  uint8_t *const vars = tvm.vars;
+  uint16_t *const slots = tvm.slots;
+  uint16_t *const track = tvm.track;
+  int32_t *const stack = tvm.stack;
+  const uint8_t cap = tvm.track_cap;
+  const uint32_t now = tvm.now;
+  const uint8_t *ip;
+  int32_t *sp;
+  uint8_t tp = tvm.tp;
+#if TVM_STATS
+  uint32_t n = 0;
+#endif
+  uint8_t *p;
+  uint32_t v;
+  uint8_t adv;
+  uint8_t due_now = 0;
+
+reaction:
+  if (tp == 0) goto done;
+  ip = code + track[--tp];
+  sp = stack;
+#if TVM_DISPATCH_GOTO
+  NEXT;
+#else
+  for (;;) {
+  dispatch:
+    COUNT;
+    switch (*ip) {
+#endif
+
+  /* ---- trails and control flow */
+  CASE(HALT)
+    goto trail_end;
+  CASE(TERM)
+    halt_vm();
+    tp = 0;
+    goto trail_end;
+  CASE(JMP)
+    ip += 2 + (int8_t)ip[1];
+    JUMPED;
+    NEXT;
+  CASE(JMPW)
+  CASE(JZ)
+  CASE(JZW)
+  CASE(JNZ)
+  CASE(JNZW) {
+    /* odd opcodes take an absolute target, even ones a relative one; jz/jnz pop a condition */
+    uint8_t op = *ip;
+    const uint8_t *t = (op & 1) ? code + RD16(ip + 1) : ip + 2 + (int8_t)ip[1];
+    if (op >= TVM_OP_JZ && ((*--sp == 0) != (op < TVM_OP_JNZ))) {
+      ip += 2 + (op & 1);
+      NEXT;
+    }
+    ip = t;
+    JUMPED;
+    NEXT;
+  }
+  CASE(SPAWN)
+  CASE(SPAWNW)
+    TRACK_GUARD;
+    if (*ip & 1) {
+      track[tp++] = RD16(ip + 1);
+      ip += 3;
+    } else {
+      track[tp++] = (uint16_t)(PC + 2 + (int8_t)ip[1]);
+      ip += 2;
+    }
+    NEXT;
+  CASE(JOIN) {
+    uint8_t s = ip[1];
+    uint16_t c = (uint16_t)(slots[s] + 1);
+    if (c >= ip[2]) {
+      slots[s] = 0;
+      ip += 3;
+      NEXT;
+    }
+    slots[s] = c;
+    goto trail_end;
+  }
+  CASE(KILL)
+  CASE(KILLF) {
+    /* clear slots [s, s+n); drop tracks with pc in [t, this pc), keeping the others' order */
+    uint16_t lo = RD16(ip + 3), hi = PC;
+    uint8_t r, w = 0;
+    memset(slots + ip[1], 0, (uint16_t)ip[2] * 2u);
+    for (r = 0; r < tp; r++) {
+      uint16_t x = track[r];
+      if (x < lo || x >= hi) track[w++] = x;
+    }
+    tp = w;
+    if (*ip == TVM_OP_KILL) {
+      ip += 5;
+      NEXT;
+    } else {
+      uint8_t j = ip[5], m = (uint8_t)(ip[5] + ip[6]), any = 0;
+      for (; j < m; j++) {
+        uint16_t f = slots[j];
+        if (!f) continue;
+        if ((uint16_t)tp + (any ? 1u : 2u) > cap) goto overflow;
+        if (!any) track[tp++] = (uint16_t)(hi + 7);
+        any = 1;
+        track[tp++] = f;
+        slots[j] = 0;
+      }
+      if (any) goto trail_end;
+      ip += 7;
+      NEXT;
+    }
+  }
+  CASE(FIN)
+    slots[ip[1]] = RD16(ip + 2);
+    ip += 4;
+    NEXT;
+  CASE(FINEND)
+    TRACK_GUARD;
+    slots[ip[1]] = 0;
+    track[tp++] = RD16(ip + 2);
+    ip += 4;
+    NEXT;
+  CASE(EMIT) {
+    const uint8_t *g = tvm.internals + 1;
+    uint8_t e = ip[1], k;
+    while (e--) g += 1 + g[0];
+    TRACK_GUARD;
+    track[tp++] = (uint16_t)(PC + 2);
+    k = g[0];
+    while (k) {
+      uint8_t x = g[k--];
+      uint16_t w = slots[x];
+      if (w) {
+        TRACK_GUARD;
+        track[tp++] = w;
+        slots[x] = 0;
+      }
+    }
+    goto trail_end;
+  }
+
+  /* ---- awaits: set the gate and end the trail */
+  CASE(AWAIT)
+  CASE(AWAITI)
+  CASE(ASYNC)
+    slots[ip[1]] = (uint16_t)(PC + 2);
+    goto trail_end;
+  CASE(AWAITX) {
+    uint8_t s = ip[1];
+    slots[s] = (uint16_t)((PC + 2) | TVM_GATE_FILTERED);
+    slots[s + 1] = (uint8_t)*--sp;
+    goto trail_end;
+  }
+  CASE(AWAITK)
+    slots[ip[1]] = (uint16_t)((PC + 3) | TVM_GATE_FILTERED);
+    slots[ip[1] + 1] = ip[2];
+    goto trail_end;
+  CASE(AWAITT)
+    v = ip[2];
+    adv = 3;
+    goto timer;
+  CASE(AWAITTW)
+    v = RD16(ip + 2);
+    adv = 4;
+    goto timer;
+  CASE(AWAITTS)
+    v = (uint32_t)ip[2] * 1000u;
+    adv = 3;
+    goto timer;
+  CASE(AWAITT32)
+    v = RD32(ip + 2);
+    adv = 6;
+    goto timer;
+  CASE(AWAITTV)
+    v = (uint32_t)*--sp;
+    adv = 2;
+  timer: {
+    uint8_t s = ip[1];
+    v += now;
+    if (v == now) due_now = 1;
+    slots[s] = (uint16_t)(PC + adv);
+    slots[s + 1] = (uint16_t)v;
+    slots[s + 2] = (uint16_t)(v >> 16);
+    goto trail_end;
+  }
+  CASE(YIELD)
+    slots[ip[1]] = RD16(ip + 2);
+    goto trail_end;
+
+  /* ---- input data, outputs, functions */
+  CASE(EVLD_U8)
+  CASE(EVLD_I8)
+  CASE(EVLD_U16)
+  CASE(EVLD_I16)
+  CASE(EVLD_32)
+    adv = (uint8_t)(*ip - TVM_OP_EVLD_U8);
+    p = tvm.ev;
+    ip++;
+    goto load;
+  CASE(EVGET)
+    memcpy(vars + RD16(ip + 1), tvm.ev, ip[3]);
+    ip += 4;
+    NEXT;
+  CASE(OUT)
+    tvm_host_output(ip[1], 0, 0, 0);
+    ip += 2;
+    goto after_host;
+  CASE(OUTV)
+    tvm_host_output(ip[1], *--sp, 0, 0);
+    ip += 2;
+    goto after_host;
+  CASE(OUTK)
+    tvm_host_output(ip[1], ip[2], 0, 0);
+    ip += 3;
+    goto after_host;
+  CASE(OUTR)
+    tvm_host_output(ip[1], 0, vars + RD16(ip + 2), ip[4]);
+    ip += 5;
+    goto after_host;
+  CASE(CALL)
+  CASE(CALLV) {
+    uint8_t nargs = ip[2];
+    int32_t r;
+    sp -= nargs;
+    r = tvm_host_call(ip[1], sp, nargs);
+    if (*ip == TVM_OP_CALL) *sp++ = r;
+    ip += 3;
+    goto after_host;
+  }
+  after_host:
+    if (tvm.flags & TVM_F_HALTED) {
+      tp = 0;
+      goto done;
+    }
+    NEXT;
+
+  /* ---- stack */
+  CASE(PUSH8)
+    *sp++ = (int8_t)ip[1];
+    ip += 2;
+    NEXT;
+  CASE(PUSH16)
+    *sp++ = (int16_t)RD16(ip + 1);
+    ip += 3;
+    NEXT;
+  CASE(PUSH32)
+    *sp++ = (int32_t)RD32(ip + 1);
+    ip += 5;
+    NEXT;
+  CASE(PUSHA)
+    *sp++ = RD16(ip + 1);
+    ip += 3;
+    NEXT;
+  CASE(POP)
+    sp--;
+    ip++;
+    NEXT;
+  CASE(DUP)
+    sp[0] = sp[-1];
+    sp++;
+    ip++;
+    NEXT;
+
+  /* ---- loads: ld.T (a8) and ldw.T (a16), T = u8 i8 u16 i16 32 (shared tail `load`: type in adv) */
+  CASE(LD_U8)
+  CASE(LD_I8)
+  CASE(LD_U16)
+  CASE(LD_I16)
+  CASE(LD_32)
+  CASE(LDW_U8)
+  CASE(LDW_I8)
+  CASE(LDW_U16)
+  CASE(LDW_I16)
+  CASE(LDW_32)
+    adv = (uint8_t)(*ip - TVM_OP_LD_U8);
+    if (adv < 5) {
+      p = vars + ip[1];
+      ip += 2;
+    } else {
+      adv = (uint8_t)(adv - 5);
+      p = vars + RD16(ip + 1);
+      ip += 3;
+    }
+  load:
+    switch (adv) {
+      case 0: v = *p; break;
+      case 1: v = (uint32_t)(int32_t)(int8_t)*p; break;
+      case 2: v = RD16(p); break;
+      case 3: v = (uint32_t)(int32_t)(int16_t)RD16(p); break;
+      default: v = RD32(p); break;
+    }
+    *sp++ = (int32_t)v;
+    NEXT;
+
+  /* ---- stores: st.W (a8) and stw.W (a16), W = 8 16 32 (shared tail `store`: width code in adv) */
+  CASE(ST_8)
+  CASE(ST_16)
+  CASE(ST_32)
+  CASE(STW_8)
+  CASE(STW_16)
+  CASE(STW_32)
+    adv = (uint8_t)(*ip - TVM_OP_ST_8);
+    v = (uint32_t)*--sp;
+    if (adv < 3) {
+      p = vars + ip[1];
+      ip += 2;
+    } else {
+      adv = (uint8_t)(adv - 3);
+      p = vars + RD16(ip + 1);
+      ip += 3;
+    }
+  store:
+    p[0] = (uint8_t)v;
+    if (adv) {
+      p[1] = (uint8_t)(v >> 8);
+      if (adv == 2) {
+        p[2] = (uint8_t)(v >> 16);
+        p[3] = (uint8_t)(v >> 24);
+      }
+    }
+    NEXT;
+
+  /* ---- indexed loads and stores: index checked against the array length */
+  CASE(LDX_U8)
+  CASE(LDX_I8)
+  CASE(LDX_U16)
+  CASE(LDX_I16)
+  CASE(LDX_32)
+    v = (uint32_t)sp[-1];
+    if (v >= RD16(ip + 3)) {
+      sp[-1] = 0;
+      raise_error(TVM_ERR_INDEX, PC);
+      ip += 5;
+      NEXT;
+    }
+    adv = (uint8_t)(*ip - TVM_OP_LDX_U8);
+    p = vars + RD16(ip + 1) + ((uint16_t)v << (adv >> 1)); /* element size 1 1 2 2 4 */
+    ip += 5;
+    sp--;
+    goto load;
+  CASE(STX_8)
+  CASE(STX_16)
+  CASE(STX_32) {
+    uint32_t i;
+    adv = (uint8_t)(*ip - TVM_OP_STX_8);
+    v = (uint32_t)*--sp;
+    i = (uint32_t)*--sp;
+    if (i >= RD16(ip + 3)) {
+      raise_error(TVM_ERR_INDEX, PC);
+      ip += 5;
+      NEXT;
+    }
+    p = vars + RD16(ip + 1) + ((uint16_t)i << adv);
+    ip += 5;
+    goto store;
+  }
+
+  /* ---- memory to memory: set (constant), mov (variable), copy */
+  {
+    const uint8_t *src;
+    uint8_t len;
+  CASE(SET_8)
+  CASE(SET_16)
+  CASE(SET_32)
+  CASE(SETW_8)
+  CASE(SETW_16)
+  CASE(SETW_32)
+    adv = (uint8_t)(*ip - TVM_OP_SET_8);
+    if (adv < 3) {
+      p = vars + ip[1];
+      src = ip + 2;
+    } else {
+      adv = (uint8_t)(adv - 3);
+      p = vars + RD16(ip + 1);
+      src = ip + 3;
+    }
+    len = (uint8_t)(1u << adv);
+    ip = src + len;
+    goto move;
+  CASE(MOV_8)
+  CASE(MOV_16)
+  CASE(MOV_32)
+  CASE(MOVW_8)
+  CASE(MOVW_16)
+  CASE(MOVW_32)
+    adv = (uint8_t)(*ip - TVM_OP_MOV_8);
+    if (adv < 3) {
+      p = vars + ip[1];
+      src = vars + ip[2];
+      ip += 3;
+    } else {
+      adv = (uint8_t)(adv - 3);
+      p = vars + RD16(ip + 1);
+      src = vars + RD16(ip + 3);
+      ip += 5;
+    }
+    len = (uint8_t)(1u << adv);
+    goto move;
+  CASE(COPY)
+    p = vars + RD16(ip + 1);
+    src = vars + RD16(ip + 3);
+    len = ip[5];
+    ip += 6;
+  move:
+    move_bytes(p, src, len);
+    NEXT;
+  }
+
+  /* ---- inc/dec: inc.32 on its own (loop counters), the others share one handler */
+  CASE(INC_32)
+    p = vars + ip[1];
+    ip += 2;
+    wr32(p, RD32(p) + 1);
+    NEXT;
+  CASE(INC_8)
+  CASE(INC_16)
+  CASE(INCW_8)
+  CASE(INCW_16)
+  CASE(INCW_32)
+  CASE(DEC_8)
+  CASE(DEC_16)
+  CASE(DEC_32)
+  CASE(DECW_8)
+  CASE(DECW_16)
+  CASE(DECW_32) {
+    uint32_t d = 1;
+    adv = (uint8_t)(*ip - TVM_OP_INC_8);
+    if (adv >= 6) {
+      adv = (uint8_t)(adv - 6);
+      d = 0xffffffffu;
+    }
+    if (adv < 3) {
+      p = vars + ip[1];
+      ip += 2;
+    } else {
+      adv = (uint8_t)(adv - 3);
+      p = vars + RD16(ip + 1);
+      ip += 3;
+    }
+    v = (adv == 0 ? *p : adv == 1 ? RD16(p) : RD32(p)) + d;
+    goto store;
+  }
+
+  /* ---- integer arithmetic on 32-bit cells, one handler (unsigned arithmetic: wraps, no UB) */
+  CASE(ADD) CASE(SUB) CASE(MUL) CASE(DIV) CASE(DIVU) CASE(MOD) CASE(MODU) CASE(AND) CASE(OR) CASE(XOR)
+  CASE(SHL) CASE(SHR) CASE(SHRU) CASE(EQ) CASE(NE) CASE(LT) CASE(LTU) CASE(LE) CASE(LEU) CASE(GT) CASE(GTU)
+  CASE(GE) CASE(GEU) CASE(LAND) CASE(LOR) CASE(NEG) CASE(BNOT) CASE(LNOT) CASE(EXT_U8) CASE(EXT_I8)
+  CASE(EXT_U16) CASE(EXT_I16) {
+    uint8_t op = *ip;
+    uint32_t a, b = 0, r;
+    if (op < TVM_OP_NEG) b = (uint32_t)*--sp;
+    a = (uint32_t)sp[-1];
+    switch (op) {
+      case TVM_OP_ADD: r = a + b; break;
+      case TVM_OP_SUB: r = a - b; break;
+      case TVM_OP_MUL: r = a * b; break;
+      case TVM_OP_AND: r = a & b; break;
+      case TVM_OP_OR: r = a | b; break;
+      case TVM_OP_XOR: r = a ^ b; break;
+      case TVM_OP_SHL: r = a << (b & 31); break;
+      case TVM_OP_SHR: r = (uint32_t)((int32_t)a >> (b & 31)); break;
+      case TVM_OP_SHRU: r = a >> (b & 31); break;
+      case TVM_OP_LAND: r = a != 0 && b != 0; break;
+      case TVM_OP_LOR: r = a != 0 || b != 0; break;
+      case TVM_OP_DIV:
+      case TVM_OP_DIVU:
+      case TVM_OP_MOD:
+      case TVM_OP_MODU:
+        if (b == 0) {
+          r = 0;
+          raise_error(TVM_ERR_DIV_ZERO, PC);
+        } else if (op == TVM_OP_DIVU) {
+          r = a / b;
+        } else if (op == TVM_OP_MODU) {
+          r = a % b;
+        } else if (b == 0xffffffffu) {
+          r = op == TVM_OP_DIV ? 0u - a : 0; /* INT_MIN / -1 is INT_MIN, INT_MIN % -1 is 0 */
+        } else {
+          r = (uint32_t)(op == TVM_OP_DIV ? (int32_t)a / (int32_t)b : (int32_t)a % (int32_t)b);
+        }
+        break;
+      case TVM_OP_NEG: r = 0u - a; break;
+      case TVM_OP_BNOT: r = ~a; break;
+      case TVM_OP_LNOT: r = a == 0; break;
+      case TVM_OP_EXT_U8: r = (uint8_t)a; break;
+      case TVM_OP_EXT_I8: r = (uint32_t)(int32_t)(int8_t)a; break;
+      case TVM_OP_EXT_U16: r = (uint16_t)a; break;
+      case TVM_OP_EXT_I16: r = (uint32_t)(int32_t)(int16_t)a; break;
+      default: {
+        /* eq..geu: outcome masks */
+        uint8_t m = CMP[op - TVM_OP_EQ], c;
+        if (a == b) c = 2;
+        else if (m & 8) c = a < b ? 1 : 4;
+        else c = (int32_t)a < (int32_t)b ? 1 : 4;
+        r = (m & c) != 0;
+        break;
+      }
+    }
+    sp[-1] = (int32_t)r;
+    ip++;
+    NEXT;
+  }
+
+  /* ---- float: binary32 bits in cells; NaN results canonical */
+#if TVM_FLOAT
+  CASE(ADDF)
+  CASE(SUBF)
+  CASE(MULF)
+  CASE(DIVF) {
+    uint8_t op = *ip;
+    float b = as_float((uint32_t)*--sp), a = as_float((uint32_t)sp[-1]), r;
+    if (op == TVM_OP_ADDF) r = a + b;
+    else if (op == TVM_OP_SUBF) r = a - b;
+    else if (op == TVM_OP_MULF) r = a * b;
+    else r = a / b;
+    sp[-1] = (int32_t)(r != r ? TVM_CANONICAL_NAN : float_bits(r));
+    ip++;
+    NEXT;
+  }
+  CASE(EQF)
+  CASE(NEF)
+  CASE(LTF)
+  CASE(LEF)
+  CASE(GTF)
+  CASE(GEF) {
+    uint8_t op = *ip, r;
+    float b = as_float((uint32_t)*--sp), a = as_float((uint32_t)sp[-1]);
+    if (op == TVM_OP_EQF) r = a == b;
+    else if (op == TVM_OP_NEF) r = a != b;
+    else if (op == TVM_OP_LTF) r = a < b;
+    else if (op == TVM_OP_LEF) r = a <= b;
+    else if (op == TVM_OP_GTF) r = a > b;
+    else r = a >= b;
+    sp[-1] = r;
+    ip++;
+    NEXT;
+  }
+  CASE(NEGF)
+    sp[-1] = (int32_t)((uint32_t)sp[-1] ^ 0x80000000u);
+    ip++;
+    NEXT;
+  CASE(I2F)
+    sp[-1] = (int32_t)float_bits((float)sp[-1]);
+    ip++;
+    NEXT;
+  CASE(U2F)
+    sp[-1] = (int32_t)float_bits((float)(uint32_t)sp[-1]);
+    ip++;
+    NEXT;
+  CASE(F2I) {
+    float x = as_float((uint32_t)sp[-1]);
+    sp[-1] = x != x ? 0 : x >= 2147483648.0f ? INT32_MAX : x <= -2147483648.0f ? INT32_MIN : (int32_t)x;
+    ip++;
+    NEXT;
+  }
+  CASE(F2U) {
+    float x = as_float((uint32_t)sp[-1]);
+    sp[-1] = !(x > 0.0f) ? 0 : x >= 4294967296.0f ? -1 : (int32_t)(uint32_t)x;
+    ip++;
+    NEXT;
+  }
+#elif TVM_DISPATCH_GOTO
+  L_ADDF: L_SUBF: L_MULF: L_DIVF: L_EQF: L_NEF: L_LTF: L_LEF: L_GTF: L_GEF:
+  L_NEGF: L_I2F: L_U2F: L_F2I: L_F2U:
+    goto invalid;
+#endif
+
+#if TVM_DISPATCH_GOTO
+  L_INVALID:
+    goto invalid;
+#else
+    default:
+      goto invalid;
+    }
+  }
+#endif
+  invalid:
+    /* unreachable for a verified capsule */
+    fault(TVM_ERR_WATCHDOG, PC);
+    tp = 0;
+    goto done;
+
+  overflow:
+    fault(TVM_ERR_TRACK_OVERFLOW, PC);
+    tp = 0;
+    goto done;
+
+  trail_end:
+#if TVM_WATCHDOG
+    if (tvm.limit && n > tvm.limit && !(tvm.flags & TVM_F_HALTED)) {
+      fault(TVM_ERR_WATCHDOG, PC);
+      tp = 0;
+    }
+#endif
+    if (tp == 0) goto done;
+    ip = code + track[--tp];
+    sp = stack;
+#if TVM_DISPATCH_GOTO
+    NEXT;
+#else
+    goto dispatch;
+#endif
+
+  done:
+  tvm.tp = tp;
+#if TVM_STATS
+  tvm.stats.reactions++;
+  tvm.stats.instructions += n;
+  if (n > tvm.stats.max_reaction_instructions) tvm.stats.max_reaction_instructions = n;
+  tvm.last_reaction_instructions = n;
+#endif
+  if (chain && tvm.q_count && !tvm.err_count && !due_now && !(tvm.flags & TVM_F_HALTED) && !tvm_chain_stop && tvm.chain_left) {
+    tvm.chain_left--;
+    dequeue();
+    tp = tvm.tp;
+#if TVM_STATS
+    n = 0;
+#endif
+    goto reaction;
+  }
+}
+
+/* ---- reactions and the order of work ----------------------------------------- */
+
+/* Dequeue one input occurrence, make it the event data, wake its gates. */
+static TVM_INLINE void dequeue(void) {
+  tvm_qentry_t *e = &tvm.q[tvm.q_head];
+  uint8_t id = e->id, aux = e->aux, len = e->len;
+  const uint8_t *t;
+  uint8_t i;
+  if (len == 0xff) {
+#if TVM_QUEUE_COPY
+    set_scalar((uint32_t)e->value);
+#else
+    set_scalar((uint32_t)e->u.value);
+#endif
+  } else {
+#if TVM_QUEUE_COPY
+    memcpy(tvm.ev, e->data, len);
+#else
+    memcpy(tvm.ev, e->u.ptr, len);
+#endif
+    if (tvm.ev_dirty > len) memset(tvm.ev + len, 0, (uint8_t)(tvm.ev_dirty - len));
+    tvm.ev_dirty = len;
+  }
+  tvm.q_head = (uint8_t)(tvm.q_head + 1 == TVM_QUEUE_CAP ? 0 : tvm.q_head + 1);
+  tvm.q_count--;
+  if (id != TVM_NO_EVENT_ID) {
+    /* the table of the last input id found (loops raise the same input over and over) */
+    if (id == tvm.last_id) {
+      t = tvm.last_table;
+    } else {
+      for (t = tvm.inputs, i = tvm.ninputs; i; i--, t += 3 + t[2]) {
+        if (t[0] == id || t[1] == id) break;
+      }
+      if (!i) t = 0;
+      tvm.last_id = id;
+      tvm.last_table = t;
+    }
+    if (t) wake_gates(t, aux);
+  }
+}
+
+/* One async slice of the first active async block in text order; 0 when none. */
+static uint8_t async_slice(void) {
+  const uint8_t *g = tvm.asyncs;
+  uint8_t k;
+  for (k = 1; k <= g[0]; k++) {
+    uint16_t v = tvm.slots[g[k]];
+    if (v) {
+      tvm.slots[g[k]] = 0;
+#if TVM_STATS
+      tvm.stats.async_slices++;
+#endif
+      tvm.track[tvm.tp++] = v;
+      react(0);
+      return 1;
+    }
+  }
+  return 0;
+}
+
+/* The ERROR reactions for the errors raised by the last reaction, in order. */
+static void error_reactions(void) {
+  uint8_t n = tvm.err_count, k;
+  tvm.flags |= TVM_F_IN_ERROR;
+  if (tvm.error_in) {
+    for (k = 0; k < n && !(tvm.flags & TVM_F_HALTED); k++) {
+      uint8_t code = tvm.err_codes[k];
+      set_scalar(code);
+      wake_gates(tvm.error_in, code);
+      react(0);
+    }
+  }
+  tvm.flags &= (uint8_t)~TVM_F_IN_ERROR;
+  tvm.err_count = 0;
+}
+
+void tvm_boot(void) {
+  tvm.flags |= TVM_F_BOOTED;
+  tvm.track[tvm.tp++] = tvm.entry;
+  react(0);
+  if (tvm.err_count) error_reactions();
+}
+
+/* tvm_step with at most tvm.chain_left further input reactions chained. */
+static uint8_t step(void) {
+  if (tvm.flags & TVM_F_HALTED) return 0;
+  if (tvm.timers[0] && wake_timers()) {
+    tvm.last_step = TVM_STEP_TIMER;
+    react(0);
+  } else if (tvm.q_count) {
+    tvm.last_step = TVM_STEP_INPUT;
+    dequeue();
+    react(1);
+  } else {
+    tvm.last_step = TVM_STEP_ASYNC;
+    if (!async_slice()) return 0;
+  }
+  if (tvm.err_count) error_reactions();
+  return 1;
+}
+
+uint8_t tvm_step(void) {
+  tvm.chain_left = (tvm_chain_t)~(tvm_chain_t)0;
+  return step();
+}
+
+uint32_t tvm_run_pending(uint32_t max) {
+  uint32_t k = 0;
+  while (k < max) {
+    tvm_chain_t budget = max - k - 1 > (tvm_chain_t)~(tvm_chain_t)0 ? (tvm_chain_t)~(tvm_chain_t)0 : (tvm_chain_t)(max - k - 1);
+    tvm.chain_left = budget;
+    if (!step()) break;
+    k += 1 + (uint32_t)(budget - tvm.chain_left);
+  }
+  return k;
+}

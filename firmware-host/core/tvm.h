@@ -1,0 +1,208 @@
+/*
+ * Terra-TS C virtual machine: the public interface of the core (loader and
+ * verifier, trail scheduler, timers, input queue, interpreter).
+ *
+ * The contract is docs/vm.md; vm/engine.ts is the reference implementation
+ * and this core produces identical outputs for every capsule and trace.
+ *
+ * C99, no malloc, no libc beyond <stdint.h> and <string.h>. One VM per
+ * program: its state is the global `tvm` and the memory block `tvm_mem`
+ * (TVM_MEM_BYTES, a build option) that holds the capsule and everything the
+ * script needs (variables, control slots, eval stack, track stack).
+ *
+ * The platform provides three callbacks (tvm_host_output, tvm_host_call,
+ * tvm_host_error) and drives the VM: tvm_load, tvm_boot, then tvm_enqueue /
+ * tvm_step (or tvm_run_pending) / tvm_next_deadline / tvm_set_now, following
+ * the order of work of docs/vm.md (comp/driver.c does it in virtual time).
+ */
+#ifndef TVM_H
+#define TVM_H
+
+#include <stdint.h>
+#include <string.h>
+#include "tvm_config.h"
+#include "opcodes.h"
+
+/* ---- results of tvm_load (the byte offset is in tvm_reject_offset) ---- */
+enum {
+  TVM_OK = 0,
+  /* structure (vm/capsule.ts decodeCapsule) */
+  TVM_E_TRUNCATED = 1,      /* shorter than a header, or than the header announces */
+  TVM_E_MAGIC,              /* not "TC" */
+  TVM_E_FORMAT,             /* unsupported format version */
+  TVM_E_LENGTH,             /* trailing bytes after the code */
+  TVM_E_CODE_SIZE,          /* code empty or longer than 32767 bytes */
+  TVM_E_SIGNATURE,          /* unknown signature algorithm in the trailer */
+  TVM_E_HASH,               /* body hash mismatch */
+  TVM_E_TABLES,             /* tables end early or have unused bytes */
+  /* verification (vm/verify.ts) */
+  TVM_E_FLOAT,              /* float capsule or instruction, VM built without float */
+  TVM_E_OPCODE,             /* unassigned opcode */
+  TVM_E_TRUNC_INSTR,        /* instruction runs past the end of the code */
+  TVM_E_FALLS_OFF,          /* execution falls or resumes past the end of the code */
+  TVM_E_TARGET,             /* code target is not an instruction start */
+  TVM_E_VAR,                /* var-area access outside varBytes */
+  TVM_E_EVGET,              /* evget longer than the event data buffer */
+  TVM_E_SLOT,               /* slot out of range */
+  TVM_E_ROLE,               /* slot used in two roles or by two instructions */
+  TVM_E_EMIT,               /* emit of an internal event without table */
+  TVM_E_ENTRY,              /* entry point is not an instruction start */
+  TVM_E_KILLF,              /* killf finalizer range holds other slots */
+  TVM_E_INPUT_ID,           /* input id listed twice, or ERROR forms split */
+  TVM_E_GATE_LIST,          /* a table lists a wrong, repeated or unordered gate */
+  TVM_E_STACK_UNDER,        /* eval stack underflow */
+  TVM_E_STACK_SYNC,         /* eval stack not empty where control passes to other trails */
+  TVM_E_STACK_OVER,         /* eval stack deeper than stackCells */
+  TVM_E_STACK_ENTRY,        /* eval stack not empty at a trail entry */
+  TVM_E_STACK_MISMATCH,     /* two paths reach an instruction with different depths */
+  TVM_E_TRACK,              /* trackDepth below the track-stack bound */
+  /* this VM's own limit (never in the TypeScript VM, whose memory is unbounded) */
+  TVM_E_MEMORY,             /* the capsule and its state do not fit TVM_MEM_BYTES */
+  TVM_E__COUNT
+};
+
+/* ---- runtime error codes (docs/vm.md, Values and errors) ---- */
+#define TVM_ERR_DIV_ZERO 10
+#define TVM_ERR_INDEX 11
+#define TVM_ERR_TRACK_OVERFLOW 20
+#define TVM_ERR_WATCHDOG 21
+#define TVM_ERROR_QUEUE 8
+#define TVM_CANONICAL_NAN 0x7fc00000u
+
+/* ---- the memory block ---- */
+#if defined(__GNUC__)
+extern uint8_t tvm_mem[TVM_MEM_BYTES] __attribute__((aligned(4)));
+#else
+extern uint8_t tvm_mem[TVM_MEM_BYTES];
+#endif
+
+/* Byte offset of the fault when tvm_load rejects a capsule. */
+extern tvm_off_t tvm_reject_offset;
+/* Code offset (pc) of the fault, or 0xffff when the fault is not in the code. */
+extern uint16_t tvm_reject_pc;
+
+/* ---- one queued input occurrence ---- */
+typedef struct {
+  uint8_t id;
+  uint8_t aux;
+  uint8_t len;          /* 0xff: scalar value; else bytes of record data */
+#if TVM_QUEUE_COPY
+  int32_t value;
+  uint8_t data[TVM_EVENT_DATA_BYTES];
+#else
+  uint8_t pad;          /* 8-byte entries: indexing by shifts */
+  union { int32_t value; const uint8_t *ptr; } u;
+#endif
+} tvm_qentry_t;
+
+/* ---- statistics (TVM_STATS) ---- */
+typedef struct {
+  uint32_t reactions;
+  uint32_t instructions;
+  uint32_t max_reaction_instructions;
+  uint32_t queue_overflows;
+  uint32_t errors;
+  uint32_t dropped_errors;
+  uint32_t async_slices;
+} tvm_stats_t;
+
+/* ---- VM state (everything outside tvm_mem) ---- */
+typedef struct {
+  const uint8_t *code;      /* the code section */
+  uint8_t *vars;            /* var area */
+  uint16_t *slots;          /* control slots */
+  int32_t *stack;           /* eval stack */
+  uint16_t *track;          /* track stack */
+  const uint8_t *inputs;    /* input tables: [filteredId, anyId, n, gates...] ... */
+  const uint8_t *timers;    /* [n, gates...] */
+  const uint8_t *internals; /* [n events] then per event [n, gates...] */
+  const uint8_t *asyncs;    /* [n, gates...] */
+  const uint8_t *error_in;  /* the ERROR input's table entry, or 0 */
+  const uint8_t *last_table; /* input table of last_id (0: none) */
+  uint8_t last_id;          /* the last input id dequeued (TVM_NO_EVENT_ID: none yet) */
+  uint32_t now;             /* logical time mod 2^32 */
+  uint16_t code_len;
+  uint16_t var_bytes;
+  uint16_t entry;
+  uint8_t nslots;
+  uint8_t ninputs;
+  uint8_t track_cap;
+  uint8_t tp;               /* track stack entries */
+  uint8_t flags;            /* TVM_F_* */
+  uint8_t last_step;        /* what the last tvm_step ran: TVM_STEP_* */
+  uint8_t ev_dirty;         /* bytes of ev that may be non-zero */
+  uint8_t q_head, q_count;
+  uint8_t err_count;
+  uint8_t err_codes[TVM_ERROR_QUEUE];
+  uint8_t ev[TVM_EVENT_DATA_BYTES];
+  tvm_qentry_t q[TVM_QUEUE_CAP];
+#if TVM_STATS
+  tvm_stats_t stats;
+  uint32_t last_reaction_instructions;
+#endif
+#if TVM_WATCHDOG
+  uint32_t limit;           /* instructions per reaction; 0: none */
+#endif
+  tvm_chain_t chain_left;   /* further input reactions the current step may chain */
+} tvm_t;
+
+#define TVM_STEP_TIMER 1
+#define TVM_STEP_INPUT 2
+#define TVM_STEP_ASYNC 3
+
+#define TVM_F_LOADED 1
+#define TVM_F_BOOTED 2
+#define TVM_F_HALTED 4
+#define TVM_F_FAULT 8
+#define TVM_F_IN_ERROR 16
+
+extern tvm_t tvm;
+
+/* ---- platform callbacks (the host interface of docs/vm.md) ---- */
+/* An output event: v is the value (0 for `out`); rec/len the record's bytes for `outr` (rec 0 otherwise). May call tvm_enqueue. */
+void tvm_host_output(uint8_t id, int32_t v, const uint8_t *rec, uint8_t len);
+/* A function call: args first-argument-first (valid during the call only). */
+int32_t tvm_host_call(uint8_t id, const int32_t *args, uint8_t n);
+/* A runtime error or fault at code offset pc. */
+void tvm_host_error(uint8_t code, uint16_t pc);
+
+/* ---- loading ---- */
+/* Decode and verify the capsule of `len` bytes at tvm_mem[0]; on success lay
+ * out the script's state after it and reset the VM (now = 0, not booted).
+ * Returns TVM_OK or a TVM_E_* code (offset in tvm_reject_offset). */
+uint8_t tvm_load(tvm_off_t len);
+
+/* ---- running ---- */
+void tvm_boot(void);
+/* Queue an input occurrence; data 0 for a scalar `value`, else `len` bytes
+ * (at most 64; copied when TVM_QUEUE_COPY, else referenced until dequeued).
+ * Returns 0 when the queue is full (counted) or the program has halted. */
+uint8_t tvm_enqueue(uint8_t id, uint8_t aux, int32_t value, const uint8_t *data, uint8_t len);
+/* One step of the order of work at `now` (timer, input, async slice, plus the
+ * ERROR reactions it causes); an input reaction may be followed by further
+ * queued inputs' reactions (see tvm_chain_stop). Returns 0 when there was
+ * nothing to do. */
+uint8_t tvm_step(void);
+/* Steps until nothing is left at `now` or `max` reactions ran (chained input
+ * reactions count one each, as vm/engine.ts runPending); returns that number. */
+uint32_t tvm_run_pending(uint32_t max);
+/* The earliest active timer: 1 and *delta = deadline - now (mod 2^32), or 0. */
+uint8_t tvm_next_deadline(uint32_t *delta);
+/* Halt the VM from a host callback (a host error): nothing more runs. */
+void tvm_abort(void);
+
+#define tvm_halted() ((tvm.flags & TVM_F_HALTED) != 0)
+#define tvm_booted() ((tvm.flags & TVM_F_BOOTED) != 0)
+#define tvm_queued() (tvm.q_count)
+
+/* Defined by the platform, which sets it (in its clock interrupt, say) to make
+ * tvm_step return between chained input reactions, and clears it. */
+extern volatile uint8_t tvm_chain_stop;
+
+/* Var-area bytes [addr, addr+len) for host functions, or 0 when outside the var area. */
+uint8_t *tvm_view(int32_t addr, int32_t len);
+
+
+
+
+#endif

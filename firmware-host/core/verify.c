@@ -1,0 +1,432 @@
+/*
+ * Capsule loader and verifier: vm/capsule.ts decodeCapsule and
+ * vm/verify.ts analyse, check for check and in the same order, so that a
+ * capsule is accepted by both VMs or rejected by both at the same byte
+ * offset (docs/vm.md, "Verifier"). Nothing unverified ever runs.
+ *
+ * All per-opcode facts come from the classes generated from vm/isa.ts
+ * (core/opcodes.h). The verifier's scratch space (instruction starts, stack
+ * depths, slot roles) is the part of tvm_mem after the capsule, which the
+ * script's state then overwrites. Written for size: the state is in one
+ * static struct, instructions are decoded into one static record, and the
+ * sweeps over the code share one decoder.
+ */
+#include "tvm.h"
+#if TVM_SHA256
+#include "sha256.h"
+#endif
+
+tvm_off_t tvm_reject_offset;
+uint16_t tvm_reject_pc;
+
+static TVM_ROM uint8_t OPCLASS[TVM_OP_LIMIT] = TVM_OPCLASS_TABLE;
+static TVM_ROM uint8_t CLASSES[TVM_NCLASSES][7] = TVM_CLASS_TABLE;
+static TVM_ROM uint8_t KSIZE[15] = { 1, 1, 2, 2, 4, 4, 1, 2, 1, 1, 2, 1, 1, 1, 1 };
+
+#define H_FLAGS 3
+#define H_CODE_BYTES 12
+#define H_TRACK 18
+#define H_ENTRY 20
+
+#define FLOW_SEQ 0
+#define FLOW_JUMP 1
+#define FLOW_BRANCH 2
+
+/* The decoded instruction. */
+static struct {
+  uint8_t c[7];     /* class descriptor */
+  uint8_t nops;
+  uint8_t size;
+  uint8_t kind[6];  /* operand kinds, TVM_K_NONE after the last */
+  uint16_t o[5];    /* operands (low 16 bits); code targets as absolute pcs (a negative rel8 target wraps above any code) */
+} D;
+
+#define FLOW (((D.c[0]) >> 3) & 3)
+#define SYNC ((D.c[0] >> 5) & 1)
+#define RESUMES ((D.c[0] >> 6) & 1)
+#define FLOATOP (D.c[0] >> 7)
+#define PUSHES (D.c[1] & 3)
+#define POPS ((D.c[1] >> 2) & 3)
+#define POPS_N ((D.c[1] >> 4) & 1)
+#define TRACKPUSH ((D.c[1] >> 5) & 1)
+#define HAS_ENTRY ((D.c[1] >> 6) & 1)
+#define SLOT_ROLE (D.c[5] & 7)
+#define SLOT_COUNT (D.c[5] >> 3)
+#define MEM_WIDTH (D.c[6] & 7)
+#define MEM_COUNT (D.c[6] >> 3)
+
+#define IS_TARGET(k) ((k) == TVM_K_REL8 || (k) == TVM_K_ABS16)
+
+/* The capsule being verified. */
+static struct {
+  const uint8_t *code;
+  uint16_t clen;
+  tvm_off_t cbase;          /* capsule offset of the code */
+  uint8_t *starts;          /* bitmap: instruction starts */
+  uint8_t *known;           /* bitmap: stack depth known */
+  uint8_t *pending;         /* bitmap: in the work list */
+  uint8_t *depth;           /* stack depth per pc */
+  uint8_t *role;            /* per slot: role | first slot of its gate << 3 */
+  uint8_t *ids;             /* 256-bit scratch: input ids, listed gates */
+  tvm_off_t p, tend;        /* table parsing */
+} V;
+
+enum { BIT_GET, BIT_SET, BIT_CLR };
+
+TVM_NOINLINE static uint8_t bit(uint8_t *a, uint16_t i, uint8_t op) {
+  uint8_t m = (uint8_t)(1u << (i & 7));
+  a += i >> 3;
+  if (op == BIT_SET) *a |= m;
+  else if (op == BIT_CLR) *a &= (uint8_t)~m;
+  return (*a & m) != 0;
+}
+
+TVM_NOINLINE static uint8_t reject(uint8_t why, tvm_off_t offset) {
+  tvm_reject_offset = offset;
+  tvm_reject_pc = 0xffff;
+  tvm.flags = 0;
+  return why;
+}
+
+TVM_NOINLINE static uint8_t reject_pc(uint8_t why, uint16_t pc) {
+  tvm_reject_offset = (tvm_off_t)(V.cbase + pc);
+  tvm_reject_pc = pc;
+  tvm.flags = 0;
+  return why;
+}
+
+TVM_NOINLINE static uint16_t rd16(const uint8_t *p) {
+  return (uint16_t)(p[0] | ((uint16_t)p[1] << 8));
+}
+
+/* Decode the instruction at pc into D: 0, TVM_E_OPCODE or TVM_E_TRUNC_INSTR. */
+TVM_NOINLINE static uint8_t decode(uint16_t pc) {
+  const uint8_t *code = V.code;
+  uint8_t op = code[pc], cls, i;
+  uint16_t p;
+  cls = op < TVM_OP_LIMIT ? OPCLASS[op] : 0;
+  if (!cls) return TVM_E_OPCODE;
+  for (i = 0; i < 7; i++) D.c[i] = CLASSES[cls - 1][i];
+  D.nops = D.c[0] & 7;
+  D.size = 1;
+  for (i = 0; i < 6; i++) {
+    uint8_t k = (uint8_t)((D.c[2 + (i >> 1)] >> ((i & 1) * 4)) & 15);
+    D.kind[i] = k;
+    if (i < D.nops) D.size = (uint8_t)(D.size + KSIZE[k]);
+  }
+  if ((uint32_t)pc + D.size > V.clen) return TVM_E_TRUNC_INSTR;
+  p = (uint16_t)(pc + 1);
+  for (i = 0; i < D.nops; i++) {
+    uint8_t k = D.kind[i], n = KSIZE[k];
+    uint16_t v = n == 1 ? code[p] : rd16(code + p);
+    p = (uint16_t)(p + n);
+    if (k == TVM_K_REL8) v = (uint16_t)(pc + D.size + (int8_t)v);
+    D.o[i] = v;
+  }
+  return 0;
+}
+
+TVM_NOINLINE static uint8_t is_start(uint16_t t) {
+  return t < V.clen && bit(V.starts, t, BIT_GET);
+}
+
+/* Index of the first operand of kind k (or a code target when k is TVM_K_NONE). */
+TVM_NOINLINE static uint8_t first(uint8_t k) {
+  uint8_t i;
+  for (i = 0; i < D.nops; i++) {
+    if (D.kind[i] == k || (k == TVM_K_NONE && IS_TARGET(D.kind[i]))) break;
+  }
+  return i;
+}
+
+/* Is s a trail entry (entry point, entry operand, pc after an await/emit/killf)? Only decides the error's kind. */
+TVM_NOINLINE static uint8_t is_entry(uint16_t s, uint16_t entry) {
+  uint16_t pc;
+  if (s == entry) return 1;
+  for (pc = 0; pc < V.clen; pc = (uint16_t)(pc + D.size)) {
+    decode(pc);
+    if ((HAS_ENTRY && D.o[first(TVM_K_NONE)] == s) || (RESUMES && pc + D.size == s)) return 1;
+  }
+  return 0;
+}
+
+/* Reach s with depth d; mismatches are for the caller. Returns 1 when s is new. */
+TVM_NOINLINE static uint8_t reach(uint16_t s, uint8_t d, uint16_t *cursor) {
+  if (bit(V.known, s, BIT_GET)) return 0;
+  bit(V.known, s, BIT_SET);
+  V.depth[s] = d;
+  bit(V.pending, s, BIT_SET);
+  if (s < *cursor) *cursor = s;
+  return 1;
+}
+
+/* One table byte (the table parser of vm/capsule.ts): 0 when the tables end here. */
+TVM_NOINLINE static uint8_t tbyte(uint8_t *x) {
+  if (V.p >= V.tend) return 0;
+  *x = tvm_mem[V.p++];
+  return 1;
+}
+
+/* Skip a gate list [n, gates...]: 0 when the tables end inside it. */
+TVM_NOINLINE static uint8_t tlist(void) {
+  uint8_t n, g;
+  if (!tbyte(&n)) return 0;
+  while (n--) if (!tbyte(&g)) return 0;
+  return 1;
+}
+
+/* A gate list: ascending base slots of the wanted role, each listed once in all tables. */
+TVM_NOINLINE static uint8_t check_list(const uint8_t *list, uint8_t want, uint8_t nslots) {
+  uint8_t n = list[0], k;
+  int16_t prev = -1;
+  for (k = 1; k <= n; k++) {
+    uint8_t g = list[k];
+    if (g >= nslots || g <= prev || (V.role[g] & 7) != want || !(V.role[g] & 8) || bit(V.ids, g, BIT_GET)) {
+      return reject(TVM_E_GATE_LIST, (tvm_off_t)(list + k - tvm_mem));
+    }
+    bit(V.ids, g, BIT_SET);
+    prev = g;
+  }
+  return 0;
+}
+
+#define REJECT(why, off) return reject(why, off)
+#define REJECT_PC(why, pc) return reject_pc(why, pc)
+#define SWEEP for (pc = 0; pc < clen; pc = (uint16_t)(pc + D.size))
+
+uint8_t tvm_load(tvm_off_t len) {
+  uint8_t *m = tvm_mem;
+  uint16_t code_bytes, var_bytes, entry, pc, cursor, clen, pushers = 0;
+  uint32_t expected, unsigned_end;
+  tvm_off_t at;
+  uint8_t nslots, ninputs, ninternals, i, r, x;
+  const uint8_t *inputs, *timers, *internals, *asyncs, *t;
+  int16_t error_input = -1;
+
+  memset(&tvm, 0, sizeof tvm);
+  /* ---- vm/capsule.ts decodeCapsule */
+  if (len < TVM_HEADER_BYTES) REJECT(TVM_E_TRUNCATED, len);
+  if (m[0] != 0x54 || m[1] != 0x43) REJECT(TVM_E_MAGIC, 0);
+  if (m[2] != TVM_CAPSULE_FORMAT) REJECT(TVM_E_FORMAT, 2);
+  code_bytes = rd16(m + 12);
+  V.tend = (tvm_off_t)(TVM_HEADER_BYTES + rd16(m + 22));
+  unsigned_end = (uint32_t)V.tend + code_bytes;
+  expected = unsigned_end + ((m[3] & TVM_FLAG_SIGNED) ? TVM_TRAILER_BYTES : 0);
+  if (len != expected) REJECT(len < expected ? TVM_E_TRUNCATED : TVM_E_LENGTH, len < expected ? len : (tvm_off_t)expected);
+  if (code_bytes > TVM_MAX_CODE_BYTES) REJECT(TVM_E_CODE_SIZE, H_CODE_BYTES);
+  /* a signature trailer: its algorithm is checked here, the signature by the caller (dissemination) */
+  if ((m[3] & TVM_FLAG_SIGNED) && m[unsigned_end] != TVM_SIG_ED25519) REJECT(TVM_E_SIGNATURE, (tvm_off_t)unsigned_end);
+#if TVM_SHA256
+  {
+    uint8_t h[32];
+    tvm_sha256(m + TVM_HEADER_BYTES, unsigned_end - TVM_HEADER_BYTES, h);
+    if (memcmp(h, m + 24, 32) != 0) REJECT(TVM_E_HASH, 24);
+  }
+#endif
+  V.p = TVM_HEADER_BYTES;
+  if (!tbyte(&ninputs)) goto tables_end;
+  inputs = m + V.p;
+  for (i = 0; i < ninputs; i++) {
+    if (!tbyte(&x) || !tbyte(&x) || !tlist()) goto tables_end;
+  }
+  timers = m + V.p;
+  if (!tlist()) goto tables_end;
+  internals = m + V.p;
+  if (!tbyte(&ninternals)) goto tables_end;
+  for (i = 0; i < ninternals; i++) if (!tlist()) goto tables_end;
+  asyncs = m + V.p;
+  if (!tlist()) goto tables_end;
+  if (V.p != V.tend) {
+  tables_end:
+    REJECT(TVM_E_TABLES, V.p);
+  }
+
+  /* ---- vm/verify.ts analyse */
+  V.code = m + V.tend;
+  V.clen = clen = code_bytes;
+  V.cbase = V.tend;
+  nslots = m[16];
+  var_bytes = rd16(m + 14);
+  entry = rd16(m + 20);
+  /* 1. header */
+  if (clen == 0) REJECT(TVM_E_CODE_SIZE, H_CODE_BYTES);
+#if !TVM_FLOAT
+  if (m[3] & TVM_FLAG_FLOAT) REJECT(TVM_E_FLOAT, H_FLAGS);
+#endif
+
+  /* scratch space after the capsule */
+  {
+    uint16_t bm = (uint16_t)((clen + 8) / 8);
+    at = (tvm_off_t)((unsigned_end + 3) & ~(uint32_t)3);
+    if ((uint32_t)at + 3u * bm + clen + 256 + 32 > TVM_MEM_BYTES) REJECT(TVM_E_MEMORY, 0);
+    V.starts = m + at;
+    V.known = V.starts + bm;
+    V.pending = V.known + bm;
+    V.depth = V.pending + bm;
+    V.role = V.depth + clen;
+    V.ids = V.role + 256;
+    memset(V.starts, 0, (size_t)(3u * bm + clen + 256 + 32));
+  }
+
+  /* 2. linear sweep */
+  SWEEP {
+    r = decode(pc);
+    if (r) REJECT_PC(r, pc);
+#if !TVM_FLOAT
+    if (FLOATOP) REJECT_PC(TVM_E_FLOAT, pc);
+#endif
+    bit(V.starts, pc, BIT_SET);
+    if ((uint32_t)pc + D.size == clen && (FLOW == FLOW_SEQ || FLOW == FLOW_BRANCH || RESUMES)) REJECT_PC(TVM_E_FALLS_OFF, pc);
+  }
+
+  /* 3. per-instruction operand checks */
+  SWEEP {
+    uint8_t op = V.code[pc];
+    decode(pc);
+    for (i = 0; i < D.nops; i++) {
+      uint8_t k = D.kind[i];
+      if (IS_TARGET(k) && !is_start(D.o[i])) REJECT_PC(TVM_E_TARGET, pc);
+    }
+    for (i = 0; i < D.nops; i++) {
+      uint32_t bytes;
+      uint8_t w = MEM_WIDTH;
+      if (D.kind[i] != TVM_K_A8 && D.kind[i] != TVM_K_A16) continue;
+      if (!w) bytes = 1;
+      else if (w == 7) bytes = D.o[first(TVM_K_N8)];
+      else if (MEM_COUNT) bytes = (uint32_t)D.o[MEM_COUNT - 1] << (w >> 1); /* width 1, 2, 4 */
+      else bytes = w;
+      if (D.o[i] + bytes > var_bytes || (bytes == 0 && D.o[i] > var_bytes)) REJECT_PC(TVM_E_VAR, pc);
+    }
+    if (op == TVM_OP_EVGET && D.o[1] > TVM_EVENT_DATA_BYTES) REJECT_PC(TVM_E_EVGET, pc);
+    for (i = 0; i < D.nops; i++) {
+      if (D.kind[i] == TVM_K_SLOT && (SLOT_ROLE || D.kind[i + 1] != TVM_K_N8) && D.o[i] >= nslots) REJECT_PC(TVM_E_SLOT, pc);
+    }
+    if ((op == TVM_OP_KILL || op == TVM_OP_KILLF) && (uint16_t)(D.o[0] + D.o[1]) > nslots) REJECT_PC(TVM_E_SLOT, pc);
+    if (op == TVM_OP_KILLF && (uint16_t)(D.o[3] + D.o[4]) > nslots) REJECT_PC(TVM_E_SLOT, pc);
+    if (SLOT_ROLE) {
+      uint8_t want = SLOT_ROLE;
+      uint16_t s = D.o[first(TVM_K_SLOT)], j;
+      if (s + SLOT_COUNT > nslots) REJECT_PC(TVM_E_SLOT, pc);
+      for (j = s; j < s + SLOT_COUNT; j++) {
+        uint8_t prev = V.role[j] & 7;
+        if (prev && (prev != want || !(want == TVM_ROLE_FIN || want == TVM_ROLE_GATE_ASYNC) || (j == s) != (V.role[j] >> 3))) {
+          REJECT_PC(TVM_E_ROLE, pc);
+        }
+        if (!prev) V.role[j] = (uint8_t)(want | ((j == s) << 3));
+      }
+    }
+    if (op == TVM_OP_EMIT && D.o[0] >= ninternals) REJECT_PC(TVM_E_EMIT, pc);
+  }
+
+  /* 4. entry point */
+  if (!is_start(entry)) REJECT(TVM_E_ENTRY, H_ENTRY);
+
+  /* 5. killf finalizer ranges hold only finalizer (or unused) slots; also: trail entries and track pushers */
+  cursor = clen;
+  reach(entry, 0, &cursor);
+  SWEEP {
+    decode(pc);
+    if (V.code[pc] == TVM_OP_KILLF) {
+      uint16_t j;
+      for (j = D.o[3]; j < (uint16_t)(D.o[3] + D.o[4]); j++) {
+        uint8_t rr = V.role[j] & 7;
+        if (rr && rr != TVM_ROLE_FIN) REJECT_PC(TVM_E_KILLF, pc);
+      }
+    }
+    if (TRACKPUSH) pushers++;
+    if (HAS_ENTRY) reach(D.o[first(TVM_K_NONE)], 0, &cursor);
+    if (RESUMES) reach((uint16_t)(pc + D.size), 0, &cursor);
+  }
+
+  /* 6. tables: input ids, then the gate lists */
+  for (i = 0, t = inputs; i < ninputs; i++, t += 3 + t[2]) {
+    uint8_t k;
+    for (k = 0; k < 2; k++) {
+      uint8_t id = t[k];
+      if (id == TVM_NO_EVENT_ID) continue;
+      if (bit(V.ids, id, BIT_GET) || ((id == 0 || id == 1) && error_input != -1 && error_input != i)) {
+        REJECT(TVM_E_INPUT_ID, (tvm_off_t)(t + k - m));
+      }
+      bit(V.ids, id, BIT_SET);
+      if (id == 0 || id == 1) error_input = i;
+    }
+  }
+  memset(V.ids, 0, 32);
+  for (i = 0, t = inputs; i < ninputs; i++, t += 3 + t[2]) {
+    if ((r = check_list(t + 2, TVM_ROLE_GATE_INPUT, nslots)) != 0) return r;
+  }
+  if ((r = check_list(timers, TVM_ROLE_GATE_TIMER, nslots)) != 0) return r;
+  for (i = 0, t = internals + 1; i < ninternals; i++, t += 1 + t[0]) {
+    if ((r = check_list(t, TVM_ROLE_GATE_INT, nslots)) != 0) return r;
+  }
+  if ((r = check_list(asyncs, TVM_ROLE_GATE_ASYNC, nslots)) != 0) return r;
+
+  /* 7. eval stack depth over the CFG, smallest pc first (as the TypeScript verifier's heap) */
+  for (;;) {
+    uint8_t din, pops, dout, k;
+    while (cursor < clen && !bit(V.pending, cursor, BIT_GET)) cursor++;
+    if (cursor >= clen) break;
+    pc = cursor;
+    bit(V.pending, pc, BIT_CLR);
+    decode(pc);
+    din = V.depth[pc];
+    pops = POPS_N ? (uint8_t)D.o[first(TVM_K_N8)] : POPS;
+    if (din < pops) REJECT_PC(TVM_E_STACK_UNDER, pc);
+    if (SYNC && din != pops) REJECT_PC(TVM_E_STACK_SYNC, pc);
+    if ((uint16_t)(din - pops) + PUSHES > m[17]) REJECT_PC(TVM_E_STACK_OVER, pc);
+    dout = (uint8_t)(din - pops + PUSHES);
+    for (k = 0; k < 2; k++) {
+      uint16_t s;
+      if (k == 0) {
+        if (FLOW != FLOW_SEQ && FLOW != FLOW_BRANCH) continue;
+        s = (uint16_t)(pc + D.size);
+      } else {
+        if (FLOW != FLOW_JUMP && FLOW != FLOW_BRANCH) continue;
+        s = D.o[first(TVM_K_NONE)];
+      }
+      if (!reach(s, dout, &cursor) && V.depth[s] != dout) {
+        REJECT_PC(is_entry(s, entry) ? TVM_E_STACK_ENTRY : TVM_E_STACK_MISMATCH, s);
+      }
+    }
+  }
+
+  /* 8. track-stack bound */
+  {
+    uint16_t bound = pushers, j;
+    uint8_t widest = timers[0];
+    for (j = 0; j < nslots; j++) if ((V.role[j] & 7) == TVM_ROLE_FIN) bound++;
+    for (i = 0, t = internals + 1; i < ninternals; i++, t += 1 + t[0]) bound = (uint16_t)(bound + t[0]);
+    for (i = 0, t = inputs; i < ninputs; i++, t += 3 + t[2]) if (t[2] > widest) widest = t[2];
+    if (m[18] < bound + widest) REJECT(TVM_E_TRACK, H_TRACK);
+  }
+
+  /* ---- lay out the script's state after the capsule: eval stack, slots, track stack, variables */
+  {
+    uint8_t cells = m[17] ? m[17] : 1;
+    if ((uint32_t)at + 4u * cells + 2u * nslots + 2u * m[18] + var_bytes > TVM_MEM_BYTES) REJECT(TVM_E_MEMORY, 0);
+    tvm.stack = (int32_t *)(void *)(m + at);
+    tvm.slots = (uint16_t *)(void *)(m + at + 4u * cells);
+    tvm.track = tvm.slots + nslots;
+    tvm.vars = (uint8_t *)(tvm.track + m[18]);
+    memset(tvm.slots, 0, 2u * nslots);
+    memset(tvm.vars, 0, var_bytes);
+  }
+  tvm.code = V.code;
+  tvm.code_len = clen;
+  tvm.var_bytes = var_bytes;
+  tvm.entry = entry;
+  tvm.nslots = nslots;
+  tvm.ninputs = ninputs;
+  tvm.track_cap = m[18];
+  tvm.inputs = inputs;
+  tvm.timers = timers;
+  tvm.internals = internals;
+  tvm.asyncs = asyncs;
+  if (error_input >= 0) {
+    for (i = 0, t = inputs; i < error_input; i++) t += 3 + t[2];
+    tvm.error_in = t;
+  }
+  tvm.last_id = TVM_NO_EVENT_ID;
+  tvm.flags = TVM_F_LOADED;
+  return TVM_OK;
+}

@@ -1,0 +1,89 @@
+/*
+ * MicaZ board (ATmega128L at 7.3728 MHz) for the mote builds: Timer1 in CTC
+ * mode interrupts every millisecond, UART0 (921.6 kbaud, U2X) is the byte
+ * output, the LEDs are PA0..PA2 (active low, as on the MicaZ), bench
+ * markers are written to PORTC (simrun timestamps them), idle is the
+ * IDLE sleep mode (the timer keeps running), and the end is cli + sleep
+ * (simavr stops).
+ */
+#include <avr/interrupt.h>
+#include <avr/io.h>
+#include <avr/sleep.h>
+#include "../../comp/board.h"
+
+static volatile uint32_t ms;
+volatile uint8_t tvm_chain_stop; /* the VM returns between chained reactions when set */
+
+ISR(TIMER1_COMPA_vect) {
+  ms++;
+  tvm_chain_stop = 1;
+}
+
+void board_init(void) {
+  DDRA |= 7;
+  PORTA |= 7;
+  DDRC = 0xff;
+  UCSR0A = _BV(U2X0);
+  UBRR0H = 0;
+  UBRR0L = 0; /* 7372800 / 8 = 921600 baud */
+  UCSR0B = _BV(TXEN0);
+  UCSR0C = _BV(UCSZ01) | _BV(UCSZ00);
+#ifndef RT_FROZEN /* bench builds timed marker to marker run without the clock */
+  OCR1A = (uint16_t)(F_CPU / 1000 - 1);
+  TCCR1A = 0;
+  TCCR1B = _BV(WGM12) | _BV(CS10);
+  TIMSK |= _BV(OCIE1A);
+#endif
+  set_sleep_mode(SLEEP_MODE_IDLE);
+  sei();
+}
+
+uint32_t board_ms(void) {
+  uint32_t v;
+  uint8_t s = SREG;
+  cli();
+  v = ms;
+  SREG = s;
+  return v;
+}
+
+void board_irq_off(void) {
+  cli();
+}
+
+void board_irq_on(void) {
+  sei();
+}
+
+void board_sleep(void) {
+  sleep_enable();
+  sei();
+  sleep_cpu();
+  sleep_disable();
+}
+
+void board_putc(uint8_t c) {
+  while (!(UCSR0A & _BV(UDRE0))) {
+  }
+  UCSR0A = _BV(U2X0) | _BV(TXC0); /* clear "transmit complete" */
+  UDR0 = c;
+}
+
+void board_mark(uint8_t v) {
+  PORTC = v;
+}
+
+void board_leds(uint8_t v) {
+  PORTA = (uint8_t)((PORTA & ~7) | (~v & 7));
+}
+
+void board_exit(void) {
+  /* let the last byte leave the UART */
+  while (!(UCSR0A & _BV(TXC0))) {
+  }
+  cli();
+  sleep_enable();
+  sleep_cpu();
+  for (;;) {
+  }
+}

@@ -1,0 +1,152 @@
+/*
+ * simrun: run a MicaZ (ATmega128) firmware image on simavr and report what
+ * the bench and the tests need, which the simavr command line does not:
+ *
+ *   simrun [-f HZ] [-c MAX_CYCLES] [-q] [-p PROFILE] firmware.elf
+ *
+ * - UART0 output goes to stdout byte for byte (the firmware's reports);
+ * - every write to PORTC prints a marker line to stderr:
+ *     "mark VALUE CYCLE ACTIVE"  (cycles since reset; active = not sleeping)
+ * - "stack LOWEST" on stderr: the lowest stack pointer seen (RAM use);
+ * - at the end (the firmware ends with cli + sleep, or MAX_CYCLES passed):
+ *     "end STATE CYCLES ACTIVE IDLE" on stderr.
+ * Active cycles are those the CPU did not spend in a sleep mode, which is how
+ * the Terra report's Avrora figures split active and idle time.
+ *
+ * Links libsimavr (pkg-config simavr) and libelf.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <simavr/sim_avr.h>
+#include <simavr/sim_elf.h>
+#include <simavr/avr_uart.h>
+#include <simavr/avr_ioport.h>
+
+static avr_t *avr;
+static uint64_t idle_cycles;
+static uint16_t min_sp = 0xffff;
+
+/* Sleeping costs no wall time (simavr's default sleeps in real time); count the cycles as idle. */
+static void sleep_cb(avr_t *a, avr_cycle_count_t how_long) {
+  (void)a;
+  idle_cycles += how_long;
+}
+
+static void uart_out(struct avr_irq_t *irq, uint32_t value, void *param) {
+  (void)irq;
+  (void)param;
+  putchar((int)(value & 0xff));
+}
+
+static void port_write(struct avr_irq_t *irq, uint32_t value, void *param) {
+  (void)irq;
+  (void)param;
+  fflush(stdout);
+  fprintf(stderr, "mark %u %llu %llu\n", value & 0xff, (unsigned long long)avr->cycle, (unsigned long long)(avr->cycle - idle_cycles));
+}
+
+int main(int argc, char **argv) {
+  elf_firmware_t fw;
+  uint64_t max_cycles = 0;
+  uint32_t freq = 7372800;
+  int opt, quiet = 0;
+  const char *profile = NULL;
+  static uint64_t *pcs;
+  const char *state = "?";
+  memset(&fw, 0, sizeof fw);
+  while ((opt = getopt(argc, argv, "f:c:qp:")) != -1) {
+    if (opt == 'p') profile = optarg;
+    else if (opt == 'f') freq = (uint32_t)strtoul(optarg, NULL, 10);
+    else if (opt == 'c') max_cycles = strtoull(optarg, NULL, 10);
+    else if (opt == 'q') quiet = 1;
+    else {
+      fprintf(stderr, "usage: simrun [-f HZ] [-c MAX_CYCLES] [-q] firmware.elf\n");
+      return 2;
+    }
+  }
+  if (optind >= argc) {
+    fprintf(stderr, "usage: simrun [-f HZ] [-c MAX_CYCLES] [-q] firmware.elf\n");
+    return 2;
+  }
+  {
+    /* the loader prints to stdout, which carries the UART output */
+    int saved = dup(1), devnull = open("/dev/null", O_WRONLY), r;
+    fflush(stdout);
+    dup2(devnull, 1);
+    r = elf_read_firmware(argv[optind], &fw);
+    fflush(stdout);
+    dup2(saved, 1);
+    close(devnull);
+    close(saved);
+    if (r != 0) {
+      fprintf(stderr, "simrun: cannot read %s\n", argv[optind]);
+      return 2;
+    }
+  }
+  avr = avr_make_mcu_by_name("atmega128");
+  if (!avr) {
+    fprintf(stderr, "simrun: simavr has no atmega128\n");
+    return 2;
+  }
+  avr_init(avr);
+  avr->frequency = freq;
+  avr->log = quiet ? LOG_NONE : LOG_WARNING;
+  {
+    /* the loader prints to stdout, which carries the UART output */
+    int saved = dup(1), devnull = open("/dev/null", O_WRONLY);
+    fflush(stdout);
+    dup2(devnull, 1);
+    avr_load_firmware(avr, &fw);
+    fflush(stdout);
+    dup2(saved, 1);
+    close(devnull);
+    close(saved);
+  }
+  avr->sleep = sleep_cb;
+  {
+    uint32_t flags = 0;
+    avr_ioctl(avr, AVR_IOCTL_UART_GET_FLAGS('0'), &flags);
+    /* no console echo, and no usleep while the firmware polls the UART status */
+    flags &= ~(uint32_t)(AVR_UART_FLAG_STDIO | AVR_UART_FLAG_POLL_SLEEP);
+    avr_ioctl(avr, AVR_IOCTL_UART_SET_FLAGS('0'), &flags);
+  }
+  avr_irq_register_notify(avr_io_getirq(avr, AVR_IOCTL_UART_GETIRQ('0'), UART_IRQ_OUTPUT), uart_out, NULL);
+  avr_irq_register_notify(avr_io_getirq(avr, AVR_IOCTL_IOPORT_GETIRQ('C'), IOPORT_IRQ_REG_PORT), port_write, NULL);
+  if (profile) pcs = calloc(65536, sizeof *pcs);
+  for (;;) {
+    uint16_t sp = (uint16_t)(avr->data[0x5d] | (avr->data[0x5e] << 8));
+    uint32_t pc = avr->pc;
+    uint64_t before = avr->cycle;
+    int s = avr_run(avr);
+    if (sp && sp < min_sp) min_sp = sp;
+    if (pcs && avr->state == cpu_Running) pcs[(pc >> 1) & 0xffff] += avr->cycle - before;
+    if (s == cpu_Done) {
+      state = "done";
+      break;
+    }
+    if (s == cpu_Crashed) {
+      state = "crashed";
+      break;
+    }
+    if (max_cycles && avr->cycle >= max_cycles) {
+      state = "limit";
+      break;
+    }
+  }
+  if (pcs) {
+    /* -p FILE: active cycles per instruction address (word address * 2), for profiling */
+    FILE *f = fopen(profile, "w");
+    uint32_t i;
+    for (i = 0; f && i < 65536; i++) if (pcs[i]) fprintf(f, "%x %llu\n", i * 2, (unsigned long long)pcs[i]);
+    if (f) fclose(f);
+  }
+  fflush(stdout);
+  fprintf(stderr, "stack %u\n", min_sp);
+  fprintf(stderr, "end %s %llu %llu %llu\n", state, (unsigned long long)avr->cycle, (unsigned long long)(avr->cycle - idle_cycles),
+          (unsigned long long)idle_cycles);
+  return strcmp(state, "crashed") == 0 ? 1 : 0;
+}

@@ -1,0 +1,65 @@
+# Shared rules of the mote platforms (included by platform/<board>/platform.mk,
+# which sets CC, MCU_CFLAGS, MCU_LDFLAGS, BOARD_SRC, BOARD_LIBS, SIZE).
+#
+# Builds:
+#   $(B)/terra-$(PLATFORM).elf   firmware image: the VM in real time with TerraNet's
+#                                local operations on the board; capsule APP_CAP
+#                                (default: apps/blink.terra compiled)
+#   $(B)/core-engine.o, $(B)/core-verify.o   the VM core alone (sizes)
+#   suite   SUITE=<generated C file> OUT=<dir>: $(OUT)/suite.elf, the test build
+#   app     APP_CAP=<capsule> OUT=<dir> [NAME=x] [APP_DEFS=-DRT_STOP_MS=n]: $(OUT)/$(NAME).elf, a firmware image
+#   native  SCENARIO=1|2|3 OUT=<dir>: $(OUT)/native-$(SCENARIO).elf (apps/native.c)
+
+DISPATCH_FLAG := -DTVM_DISPATCH_GOTO=$(if $(filter goto,$(DISPATCH)),1,0)
+# production core: no statistics, queue entries point to component buffers
+CORE_DEFS := -DTVM_MEM_BYTES=$(MEM) -DTVM_FLOAT=$(FLOAT) $(DISPATCH_FLAG) -DTVM_STATS=0 -DTVM_WATCHDOG=0 -DTVM_QUEUE_COPY=0 -DTC_TIME_64=0 -DTC_MSG_MAX=25
+# test builds: statistics and exact queue copies, as terra-mote
+SUITE_MEM ?= $(MEM)
+SUITE_DEFS := -DTVM_MEM_BYTES=$(SUITE_MEM) -DTVM_FLOAT=$(FLOAT) $(DISPATCH_FLAG) -DTVM_STATS=1 -DTVM_WATCHDOG=0 -DTVM_QUEUE_COPY=1 -DTC_TIME_64=0 -DTC_MSG_MAX=25
+CORE_SRCS := core/engine.c core/verify.c
+RT_SRCS := $(CORE_SRCS) comp/components.c comp/rt.c comp/report.c $(BOARD_SRC)
+SUITE_SRCS := $(CORE_SRCS) comp/components.c comp/suite.c comp/report.c $(BOARD_SRC)
+HDRS := $(CORE_HDR) $(COMP_HDR) comp/board.h comp/report.h comp/suite.h
+APP_CAP ?= $(B)/blink.cap
+OUT ?= $(B)
+NAME ?= app
+
+# compile sources one by one into $(1)/obj, then link (LINK: the compiler driver, or ld.lld for MSP430)
+LINK ?= $(CC) $(MCU_LDFLAGS)
+define build
+	rm -rf $(2).obj && mkdir -p $(2).obj
+	for f in $(1); do $(CC) $(MCU_CFLAGS) $(3) -I. -c $$f -o $(2).obj/$$(basename $$f .c).o || exit 1; done
+	$(LINK) $(2).obj/*.o $(BOARD_LIBS) -o $(2)
+endef
+
+all: $(B)/terra-$(PLATFORM).elf $(B)/core-engine.o $(B)/core-verify.o
+
+CORE_CFLAGS ?= $(MCU_CFLAGS)
+$(B)/core-%.o: core/%.c $(CORE_HDR) | $(B)
+	$(CC) $(CORE_CFLAGS) $(CORE_DEFS) -c $< -o $@
+
+$(B)/blink.cap: apps/blink.terra | $(B)
+	cd .. && npx tsx cli/main.ts compile firmware-host/apps/blink.terra -o firmware-host/$@ > /dev/null
+
+# a capsule as a C array in flash
+$(B)/%.cap.c: $(B)/%.cap
+	{ echo '#include "../../core/tvm.h"'; echo 'TVM_ROM uint8_t tc_capsule[] = {'; od -An -v -tu1 $< | sed 's/  */,/g; s/^,//; s/$$/,/'; echo '};'; echo 'const uint16_t tc_capsule_len = sizeof tc_capsule;'; } > $@
+
+$(B)/terra-$(PLATFORM).elf: $(RT_SRCS) $(HDRS) $(B)/blink.cap.c
+	$(call build,$(RT_SRCS) $(B)/blink.cap.c,$@,$(CORE_DEFS) -DTC_REALTIME=1)
+	$(SIZE) $@
+
+.PHONY: suite app native
+suite: $(SUITE_SRCS) $(HDRS)
+	@test -n "$(SUITE)" || { echo "SUITE=<file.c> is required"; exit 2; }
+	mkdir -p $(OUT)
+	$(call build,$(SUITE_SRCS) $(SUITE),$(OUT)/suite.elf,$(SUITE_DEFS))
+
+app: $(RT_SRCS) $(HDRS)
+	mkdir -p $(OUT)
+	{ echo '#include "$(CURDIR)/core/tvm.h"'; echo 'TVM_ROM uint8_t tc_capsule[] = {'; od -An -v -tu1 $(APP_CAP) | sed 's/  */,/g; s/^,//; s/$$/,/'; echo '};'; echo 'const uint16_t tc_capsule_len = sizeof tc_capsule;'; } > $(OUT)/$(NAME).cap.c
+	$(call build,$(RT_SRCS) $(OUT)/$(NAME).cap.c,$(OUT)/$(NAME).elf,$(CORE_DEFS) -DTC_REALTIME=1 $(APP_DEFS))
+
+native: apps/native.c comp/report.c $(BOARD_SRC)
+	mkdir -p $(OUT)
+	$(call build,apps/native.c comp/report.c $(BOARD_SRC),$(OUT)/native-$(SCENARIO).elf,-DSCENARIO=$(SCENARIO) $(APP_DEFS))

@@ -1,0 +1,173 @@
+/**
+ * terra-mote, the C VM on the host: every example and fixture script (with
+ * its trace when there is one) prints the same JSON as `terra run --json`;
+ * `terra run --vm c` goes through it; configurations other than the bundled
+ * ones come as JSON (--config); bad traces, rejected capsules and usage
+ * mistakes fail cleanly with the same exit codes as terra run.
+ */
+import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { basename, dirname, join, resolve } from "node:path";
+import { describe, expect, test } from "vitest";
+import { moteBinary, runBatchC, type CJob } from "../cli/cvm";
+import { compile } from "../compiler/compile";
+import { runMote } from "../components/run";
+import { parseTrace, TraceError } from "../components/trace";
+import { configToJson } from "../firmware-host/config-json";
+import { terraScripts } from "../firmware-host/harness";
+import { loadCapsule } from "../vm/verify";
+
+const sha256 = (d: Uint8Array) => new Uint8Array(createHash("sha256").update(d).digest());
+const ROOT = resolve(import.meta.dirname ?? ".", "..");
+const DEFS = join(ROOT, "components/defs");
+
+function compileFile(file: string) {
+  const read = (p: string) => (existsSync(p) ? readFileSync(p, "utf8") : undefined);
+  return compile(file, readFileSync(file, "utf8"), { includeDirs: [dirname(file), join(dirname(file), "defs")], builtinDir: DEFS, readFile: read, sha256 });
+}
+
+/** Every script of examples/ and test/fixtures/, with its trace (NAME.trace.json) when there is one. */
+function scripts(): { file: string; trace?: string }[] {
+  return terraScripts([join(ROOT, "examples"), join(ROOT, "test/fixtures")]).map((file) => {
+    const t = file.replace(/\.terra$/, ".trace.json");
+    return { file, trace: existsSync(t) ? t : undefined };
+  });
+}
+
+describe("terra-mote prints what terra run --json prints", () => {
+  test("every example and fixture script, with its trace, for 10 minutes of virtual time", () => {
+    const jobs: CJob[] = [];
+    const expected: string[] = [];
+    const names: string[] = [];
+    for (const s of scripts()) {
+      const r = compileFile(s.file);
+      if (!r.ok) continue;
+      let trace: ReturnType<typeof parseTrace> = [];
+      let rawTrace: unknown[] | undefined;
+      if (s.trace) {
+        rawTrace = JSON.parse(readFileSync(s.trace, "utf8"));
+        trace = parseTrace(s.trace, readFileSync(s.trace, "utf8"), r.config!);
+      }
+      const until = 600_000;
+      let want: string;
+      try {
+        const res = runMote(loadCapsule(r.capsule!, { sha256 }), r.config!, { trace, until });
+        want = JSON.stringify({ outputs: res.outputs, errors: res.errors, stats: { ...res.stats, halted: res.halted, end_ms: res.end_ms } });
+      } catch (e) {
+        want = `THROWS ${(e as Error).message}`;
+      }
+      jobs.push({ capsule: r.capsule!, config: r.config!, trace: rawTrace, until });
+      expected.push(want);
+      names.push(basename(s.file));
+    }
+    expect(names.length).toBeGreaterThanOrEqual(8);
+    for (const dispatch of ["goto", "switch"] as const) {
+      const got = runBatchC(jobs, { dispatch });
+      got.forEach((g, i) => {
+        const text = "ok" in g ? JSON.stringify(g.ok) : `THROWS ${g.error}`;
+        if (expected[i].startsWith("THROWS")) expect(text.startsWith("THROWS"), names[i]).toBe(true);
+        else expect(text, `${names[i]} (${dispatch})`).toBe(expected[i]);
+      });
+    }
+  });
+
+  test("terra run --vm c prints the same JSON as terra run (CLI)", () => {
+    const ex = join(ROOT, "examples/counter.terra");
+    const trace = join(ROOT, "examples/counter.trace.json");
+    const run = (vm: string) => spawnSync("npx", ["tsx", "cli/main.ts", "run", ex, "--inputs", trace, "--until", "60000", "--json", "--vm", vm], { cwd: ROOT, encoding: "utf8" });
+    const ts = run("ts");
+    const c = run("c");
+    expect(ts.status).toBe(0);
+    expect(c.status).toBe(0);
+    expect(c.stdout).toBe(ts.stdout);
+    const text = spawnSync("npx", ["tsx", "cli/main.ts", "run", ex, "--inputs", trace, "--until", "60000", "--vm", "c"], { cwd: ROOT, encoding: "utf8" });
+    expect(text.status).toBe(0);
+    expect(text.stdout).toBe(spawnSync("npx", ["tsx", "cli/main.ts", "run", ex, "--inputs", trace, "--until", "60000"], { cwd: ROOT, encoding: "utf8" }).stdout);
+    const bad = spawnSync("npx", ["tsx", "cli/main.ts", "run", ex, "--vm", "java"], { cwd: ROOT, encoding: "utf8" });
+    expect(bad.status).toBe(2);
+  }, 120_000);
+});
+
+describe("terra-mote command line", () => {
+  const dir = mkdtempSync(join(tmpdir(), "terra-mote-"));
+  const bin = moteBinary();
+  const r = compileFile(join(ROOT, "examples/counter.terra"));
+  const cap = join(dir, "counter.cap");
+  writeFileSync(cap, r.capsule!);
+  const mote = (...args: string[]) => spawnSync(bin, args, { encoding: "utf8" });
+
+  test("a capsule of a bundled configuration runs without --config", () => {
+    const p = mote(cap, "--until", "1000");
+    expect(p.status).toBe(0);
+    expect(Object.keys(JSON.parse(p.stdout))).toEqual(["outputs", "errors", "stats"]);
+  });
+
+  test("another configuration comes as JSON with --config (test/fixtures/c/Weather.defs)", () => {
+    const file = join(ROOT, "test/fixtures/c/weather.terra");
+    const v = compileFile(file);
+    expect(v.ok, v.diagnostics.map((d) => d.message).join("\n")).toBe(true);
+    const vcap = join(dir, "weather.cap");
+    const conf = join(dir, "weather.json");
+    writeFileSync(vcap, v.capsule!);
+    writeFileSync(conf, JSON.stringify(configToJson(v.config!)));
+    expect(mote(vcap).status).toBe(1); // its configuration is not bundled
+    const traceFile = file.replace(".terra", ".trace.json");
+    const p = mote(vcap, "--config", conf, "--inputs", traceFile, "--until", "12000");
+    expect(p.status, p.stderr).toBe(0);
+    const trace = parseTrace(traceFile, readFileSync(traceFile, "utf8"), v.config!);
+    const res = runMote(loadCapsule(v.capsule!, { sha256 }), v.config!, { trace, until: 12_000 });
+    expect(res.outputs.length).toBeGreaterThan(10);
+    expect(p.stdout.trim()).toBe(JSON.stringify({ outputs: res.outputs, errors: res.errors, stats: { ...res.stats, halted: res.halted, end_ms: res.end_ms } }));
+  });
+
+  const badTraces: [string, string][] = [
+    ["not JSON", "[{"],
+    ["not an array", '{"at_ms": 1}'],
+    ["unknown field", '[{"at_ms": 1, "event": "TEMP", "value": 3, "when": 2}]'],
+    ["negative time", '[{"at_ms": -1, "event": "TEMP", "value": 3}]'],
+    ["decreasing times", '[{"at_ms": 5, "event": "TEMP", "value": 3},\n{"at_ms": 4, "event": "TEMP", "value": 3}]'],
+    ["an output event", '[{"at_ms": 1, "event": "LED0", "value": 1}]'],
+    ["an unknown event", '[{"at_ms": 1, "event": "NOPE"}]'],
+    ["out of range", '[{"at_ms": 1, "event": "TEMP", "value": 70000}]'],
+    ["a value on a void input", '[{"at_ms": 1, "event": "Q_READY", "value": 2}]'.replace("Q_READY", "INT_A").replace('"value": 2', '"value": "x"')],
+    ["aux without selector", '[{"at_ms": 1, "event": "TEMP", "value": 3, "aux": 1}]'],
+    ["a bad record field", '[{"at_ms": 1, "event": "RECEIVE", "value": {"nope": 1}}]'],
+    ["a record too long", `[{"at_ms": 1, "event": "RECEIVE", "value": [${new Array(30).fill(1).join(",")}]}]`],
+  ];
+  test.each(badTraces)("a bad trace (%s) fails with exit code 1 and the same file, line and field as terra run", (_what, text) => {
+    const t = join(dir, "bad.json");
+    writeFileSync(t, text);
+    const p = mote(cap, "--inputs", t);
+    expect(p.status).toBe(1);
+    expect(p.stdout).toBe("");
+    let tsMessage = "";
+    try {
+      parseTrace(t, text, r.config!);
+    } catch (e) {
+      expect(e).toBeInstanceOf(TraceError);
+      const te = e as TraceError;
+      tsMessage = te.message;
+      // same location: file:line and the field at fault
+      expect(p.stderr).toContain(`${t}:${te.line}:`);
+      if (te.field) expect(p.stderr).toContain(`"${te.field}"`);
+    }
+    expect(tsMessage).not.toBe("");
+  });
+
+  test("rejected capsules, usage mistakes and missing files", () => {
+    const broken = Uint8Array.from(r.capsule!);
+    broken[broken.length - 1] ^= 0xff;
+    const bcap = join(dir, "broken.cap");
+    writeFileSync(bcap, broken);
+    const p = mote(bcap);
+    expect(p.status).toBe(1);
+    expect(p.stderr).toMatch(/rejected: .*capsule byte 24: body hash mismatch/);
+    expect(mote().status).toBe(2);
+    expect(mote(cap, "--until", "soon").status).toBe(2);
+    expect(mote(cap, "--frobnicate").status).toBe(2);
+    expect(mote(join(dir, "missing.cap")).status).toBe(1);
+    expect(mote(cap, "--inputs", join(dir, "missing.json")).status).toBe(1);
+  });
+});

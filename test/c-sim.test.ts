@@ -1,0 +1,102 @@
+/**
+ * The C VM on simulated motes: the examples, the fixture scripts and a
+ * subset of generated programs, compiled into the flash of a test build
+ * (firmware-host/comp/suite.c, virtual time, standalone components), run on
+ *   MicaZ   (ATmega128, simavr through firmware-host/build/micaz/simrun),
+ *   SAMR21  (Cortex-M0+ build, qemu-system-arm -M microbit, semihosting),
+ *   TelosB  (MSP430F1611, mspdebug's simulator),
+ * print the same outputs, errors and statistics as `terra run --json`. Also:
+ * every platform's firmware image builds, and the MicaZ image runs in real
+ * time (its blink script reports over the simulated radio every 10 s).
+ *
+ * The simulators are part of CI (.ci/run installs them): a missing tool is a
+ * failure, not a skip. C_SIM_RUNS sets the number of generated programs per
+ * platform (default 30).
+ */
+import { createHash } from "node:crypto";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import fc from "fast-check";
+import { describe, expect, test } from "vitest";
+import { compile } from "../compiler/compile";
+import { parseTrace } from "../components/trace";
+import { builtinConfig } from "../firmware-host/config-json";
+import { buildSuite, decodeSuiteReport, expectedJson, FIRMWARE_DIR, make, missingTools, type MotePlatform, runImage, type SuiteCase } from "../firmware-host/harness";
+import { arbCase, compileSource } from "./helpers/genprog";
+
+const sha256 = (d: Uint8Array) => new Uint8Array(createHash("sha256").update(d).digest());
+const ROOT = resolve(import.meta.dirname ?? ".", "..");
+const RUNS = Number(process.env.C_SIM_RUNS ?? 30);
+const FLOAT: Record<MotePlatform, boolean> = { micaz: false, telosb: false, samr21: true };
+const NET = builtinConfig("TerraNet.defs").id;
+const GRP = builtinConfig("TerraGrp.defs").id;
+
+function scriptCases(): SuiteCase[] {
+  const out: SuiteCase[] = [];
+  const read = (p: string) => (existsSync(p) ? readFileSync(p, "utf8") : undefined);
+  const files: string[] = [];
+  const walk = (d: string) => {
+    if (!existsSync(d)) return;
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.name.endsWith(".terra")) files.push(p);
+    }
+  };
+  walk(join(ROOT, "examples"));
+  walk(join(ROOT, "test/fixtures"));
+  files.push(join(FIRMWARE_DIR, "apps/blink.terra"));
+  for (const f of files) {
+    const r = compile(f, readFileSync(f, "utf8"), { includeDirs: [dirname(f)], builtinDir: join(ROOT, "components/defs"), readFile: read, sha256 });
+    if (!r.ok || (r.config!.id !== NET && r.config!.id !== GRP)) continue;
+    const t = f.replace(/\.terra$/, ".trace.json");
+    const trace = existsSync(t) ? parseTrace(t, readFileSync(t, "utf8"), r.config!) : [];
+    out.push({ name: f.slice(ROOT.length + 1), capsule: r.capsule!, config: r.config!, trace, until: 120_000 });
+  }
+  return out;
+}
+
+function generatedCases(float: boolean, n: number, seed: number): SuiteCase[] {
+  return fc.sample(arbCase({ float }), { numRuns: n, seed }).map((c) => {
+    const r = compileSource(c.source);
+    return { name: `genCase(${c.seed})`, capsule: r.capsule!, config: r.config!, trace: parseTrace("trace.json", JSON.stringify(c.trace), r.config!), until: c.until };
+  });
+}
+
+describe.each(["micaz", "samr21", "telosb"] as const)("%s", (platform) => {
+  test("the simulator and the cross tools are installed", () => {
+    expect(missingTools(platform), "install the packages of shared/design/TOOLCHAINS.md (.ci/run does)").toEqual([]);
+  });
+
+  test("the firmware image and the core build", () => {
+    make(platform, ["all"]);
+    expect(existsSync(join(FIRMWARE_DIR, "build", platform, `terra-${platform}.elf`))).toBe(true);
+  }, 300_000);
+
+  test(`examples, fixtures and ${RUNS} generated programs print what terra run prints`, () => {
+    const cases = [...scriptCases(), ...generatedCases(FLOAT[platform], RUNS, 1234)]
+      .filter((c) => FLOAT[platform] || (c.capsule[3] & 1) === 0);
+    expect(cases.length).toBeGreaterThan(RUNS);
+    const elf = buildSuite(platform, cases, GRP, join(FIRMWARE_DIR, "build", "test", platform));
+    const out = runImage(platform, elf);
+    expect(out.stdout).toContain("\nZ");
+    const got = decodeSuiteReport(out.stdout, cases);
+    cases.forEach((c, i) => {
+      const want = expectedJson(c, sha256);
+      if (want.startsWith("THROWS")) expect(got[i].startsWith("THROWS"), c.name).toBe(true);
+      else expect(got[i], c.name).toBe(want);
+    });
+  }, 600_000);
+});
+
+test("MicaZ in real time: the default image blinks and reports every 10 s (simavr, 31 s)", () => {
+  make("micaz", ["all"]);
+  const out = runImage("micaz", join(FIRMWARE_DIR, "build/micaz/terra-micaz.elf"), { maxCycles: 7_372_800 * 31 });
+  const frames = out.stdout.split("\n").filter((l) => l.startsWith("R "));
+  expect(frames.length).toBe(3);
+  // the third frame counts 3 readings of the simulated temperature sensor
+  expect(Buffer.from(frames[2].slice(2).trim(), "hex").readUInt32LE(7)).toBe(3);
+  // the mote slept most of the time
+  const end = /end \w+ (\d+) (\d+)/.exec(out.stderr)!;
+  expect(Number(end[2]) / Number(end[1])).toBeLessThan(0.2);
+}, 300_000);
