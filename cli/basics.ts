@@ -5,7 +5,8 @@ import { basename, extname } from "node:path";
 import type { Command } from "commander";
 import { listing } from "../compiler/listing";
 import type { CompileResult } from "../compiler/compile";
-import { runMote, type RunResult } from "../components/run";
+import type { OutputRecord } from "../components/host";
+import { runMote, runMoteRealtime, type RunResult } from "../components/run";
 import { parseTrace, TraceError } from "../components/trace";
 import { CapsuleError } from "../vm/capsule";
 import { disassembleCapsule } from "../vm/disasm";
@@ -84,8 +85,11 @@ export function registerBasics(program: Command): void {
     .option("--seed <n>", "seed of random()")
     .option("--json", "print {\"outputs\": [...], \"errors\": [...]} on stdout")
     .option("--vm <ts|c>", "the VM to run on: ts (TypeScript) or c (firmware-host terra-mote)", "ts")
-    .action((file: string, opts: Common & { inputs?: string; until?: string; nodeId: string; seed?: string; vm: string }) => guard(() => {
+    .option("--realtime", "logical time follows the wall clock; each output is printed when it happens (TypeScript VM)")
+    .action((file: string, opts: Common & { inputs?: string; until?: string; nodeId: string; seed?: string; vm: string; realtime?: boolean }) => guard(async () => {
       if (opts.vm !== "ts" && opts.vm !== "c") throw new UsageError(`--vm must be ts or c, got "${opts.vm}"`);
+      if (opts.realtime && opts.vm === "c") throw new UsageError("--realtime runs on the TypeScript VM; drop --vm c");
+      if (opts.realtime && opts.json) throw new UsageError("--realtime prints outputs as they happen; it does not combine with --json");
       const until = opts.until === undefined ? undefined : intOption(opts.until, "--until");
       const nodeId = intOption(opts.nodeId, "--node-id", 0xffff);
       const seed = opts.seed === undefined ? undefined : intOption(opts.seed, "--seed", 0xffffffff);
@@ -101,14 +105,17 @@ export function registerBasics(program: Command): void {
         }
       }
       const cap = loadCapsule(r.capsule!, { sha256 });
+      const printOutput = (o: OutputRecord) => process.stdout.write(`${String(o.at_ms).padStart(9)} ms  ${o.event}${o.value === null ? "" : ` ${JSON.stringify(o.value)}`}\n`);
       const res: Omit<RunResult, "state"> = opts.vm === "c"
         ? runMoteC(r.capsule!, r.config!, { traceFile: opts.inputs, until, nodeId, seed })
-        : runMote(cap, r.config!, { trace, until, nodeId, seed });
+        : opts.realtime
+          ? await runMoteRealtime(cap, r.config!, { trace, until, nodeId, seed, onOutput: printOutput })
+          : runMote(cap, r.config!, { trace, until, nodeId, seed });
       if (opts.json) {
         process.stdout.write(`${JSON.stringify({ outputs: res.outputs, errors: res.errors, stats: { ...res.stats, halted: res.halted, end_ms: res.end_ms, bound: r.report!.max_instructions_per_reaction } })}\n`);
         return;
       }
-      for (const o of res.outputs) process.stdout.write(`${String(o.at_ms).padStart(9)} ms  ${o.event}${o.value === null ? "" : ` ${JSON.stringify(o.value)}`}\n`);
+      if (!opts.realtime) res.outputs.forEach(printOutput);
       for (const e of res.errors) process.stdout.write(`${String(e.at_ms).padStart(9)} ms  runtime error ${e.code}: ${e.message} (pc 0x${e.pc.toString(16).padStart(4, "0")})\n`);
       const s = res.stats;
       process.stderr.write(
@@ -133,10 +140,10 @@ export function registerBasics(program: Command): void {
     }));
 }
 
-/** Run a command body, turning "already reported" into a quiet exit. */
-function guard(f: () => void): void {
+/** Run a command body (synchronous or not), turning "already reported" into a quiet exit. */
+async function guard(f: () => void | Promise<void>): Promise<void> {
   try {
-    f();
+    await f();
   } catch (e) {
     if (e instanceof Silent) return;
     throw e;

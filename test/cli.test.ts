@@ -69,6 +69,18 @@ describe("terra", () => {
     expect(j.errors).toEqual([]);
   });
 
+  it("run --realtime: the same outputs as a virtual-time run, the last one no earlier on the wall clock than its logical time", () => {
+    const args = ["run", "examples/counter.terra", "--inputs", "examples/counter.trace.json", "--until", "1000"];
+    const t0 = Date.now();
+    const real = terra(...args, "--realtime");
+    const wall = Date.now() - t0;
+    expect(real.code).toBe(0);
+    expect(real.out).toBe(terra(...args).out);
+    expect(real.out).toContain("1000 ms  LEDS 2");
+    expect(wall).toBeGreaterThanOrEqual(1000);
+    expect(terra(...args, "--realtime", "--json").code).toBe(2);
+  });
+
   it("bad inputs: a missing file or malformed trace exit 1 with the place at fault; usage errors exit 2", () => {
     expect(terra("run", join(dir, "nope.terra")).code).toBe(1);
     const tr = file("t.json", '[\n  {"at_ms": 5, "event": "TEMP", "value": 100000}\n]\n');
