@@ -11,7 +11,7 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Configuration } from "../compiler/config";
 import { decodeRecord } from "../components/host";
@@ -81,9 +81,13 @@ export function suiteSource(cases: SuiteCase[], grpId: number): string {
   return out.join("\n");
 }
 
-/** make -C firmware-host PLATFORM=<p> <target> VAR=... (throws with the compiler's output on failure). */
+/**
+ * make -C firmware-host PLATFORM=<p> <target> VAR=... (throws with the compiler's output on failure).
+ * Targets inside firmware-host may be given as absolute paths: make's rules name them relative to it.
+ */
 export function make(platform: MotePlatform | "host", target: string[], vars: Record<string, string> = {}): void {
-  const args = ["-C", FIRMWARE_DIR, `PLATFORM=${platform}`, ...target, ...Object.entries(vars).map(([k, v]) => `${k}=${v}`)];
+  const goals = target.map((t) => (isAbsolute(t) && t.startsWith(`${FIRMWARE_DIR}/`) ? relative(FIRMWARE_DIR, t) : t));
+  const args = ["-C", FIRMWARE_DIR, `PLATFORM=${platform}`, ...goals, ...Object.entries(vars).map(([k, v]) => `${k}=${v}`)];
   const r = spawnSync("make", args, { encoding: "utf8", maxBuffer: 1 << 28 });
   if (r.status !== 0) throw new Error(`make ${args.join(" ")} failed:\n${r.stdout}\n${r.stderr}`);
 }
