@@ -1512,11 +1512,13 @@ export class Vm {
     if (n > st.maxReactionInstructions) st.maxReactionInstructions = n;
     this.lastReactionInstructions = n;
     done++;
+    // stored here, in the hot path, rather than after the loop: a store that only runs on the way
+    // out has no type feedback when V8 optimizes a long chain on-stack, and deoptimizes it on every exit
+    this.tp = tp;
     if (done >= chain || this.qCount === 0 || this.errCount !== 0 || dueNow || this._halted) break;
     n = 0;
     pc = RUN_INPUT;
     }
-    this.tp = tp;
     return done;
   }
 }
