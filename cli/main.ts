@@ -7,6 +7,7 @@ import { Command, CommanderError } from "commander";
 import { registerBasics } from "./basics";
 import { registerBench } from "./bench";
 import { registerDeploy } from "./deploy";
+import { registerMote } from "./mote";
 import { registerSim } from "./sim";
 import { InputError, UsageError } from "./util";
 
@@ -23,6 +24,7 @@ program
 registerBasics(program);
 registerBench(program);
 registerDeploy(program);
+registerMote(program);
 registerSim(program);
 
 try {

@@ -1,7 +1,8 @@
 /**
  * Capsule dissemination (issue 5): the Trickle-based protocol (node.ts), the
  * naive flooding baseline (flood.ts), their frames (frames.ts), persistence
- * (store.ts) and synthetic capsules of exact sizes (synthetic.ts). The
+ * (store.ts), synthetic capsules of exact sizes (synthetic.ts) and a UDP
+ * transport shared with the C motes (udp.ts). The
  * network simulator runs them on every mote (components/sim/dissemination.ts).
  * docs/dissemination.md.
  */
@@ -13,3 +14,4 @@ export * from "./object";
 export * from "./node";
 export * from "./flood";
 export * from "./synthetic";
+export * from "./udp";

@@ -64,9 +64,10 @@ export interface DissParams {
  * 2004) propagate code with tau_l = 1 s, tau_h = 1 min, k = 1. Propagation
  * does not wait for Trickle (a mote announces a version as soon as it has
  * installed it, and a neighbour asks at once), so a longer Imin costs little
- * time and saves advertisements; measured on the testbed (400-mote grid,
- * 20 % loss, 1 KB): Imin 250 ms gave 17.0 s and 21.7 frames/mote, 1 s gave
- * 16.5 s and 19.5 (docs/dissemination.md).
+ * time and saves advertisements; measured in the network simulator
+ * (`terra bench dissemination`: 400-mote grid, 20 % loss, 1 KB, median of 3
+ * seeds): Imin 250 ms gave 17.9 s and 23.2 frames/mote, 1 s gave 18.3 s and
+ * 20.7 (docs/dissemination.md).
  */
 export const DEFAULT_PARAMS: Readonly<DissParams> = {
   iminMs: 1000,

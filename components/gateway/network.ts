@@ -18,7 +18,7 @@ export class NetworkUnavailable extends Error {}
 
 /** What the network is (GET /vm, `terra status`). */
 export interface NetworkInfo {
-  /** How the motes are run: "in-process testbed", "simulator", "host motes". */
+  /** How the motes are run (e.g. "simulator"). */
   kind: string;
   configName: string;
   configId: number;
