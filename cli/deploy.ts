@@ -6,17 +6,20 @@
  *   terra keygen [-o net.key] [--psk]
  *   terra deploy alarm.terra coap://[::1]:5683/vm --key net.key [--wait]
  *   terra gateway --sim alarm.terra --nodes 25 --key net.key.pub [--port 5683]
+ *   terra gateway --udp 239.255.42.99:47474 --key net.key.pub --store gw [--capsule v1.cap]
  *   terra status coap://[::1]:5683
  *
  * Exit codes: 0 success; 1 bad input (a script with errors, a key file, a
  * capsule the gateway refuses, no answer); 2 usage.
  */
+import type { KeyObject } from "node:crypto";
 import { extname } from "node:path";
 import type { Command } from "commander";
 import { decode as cborDecode } from "cborg";
 import type { CompileResult } from "../compiler/compile";
 import { CapsuleError } from "../vm/capsule";
-import { coapRequest, type CoapResponse, CoapUriError, Gateway, parseCoapUri, SimNetwork } from "../components/gateway/index";
+import { DEFAULT_UDP_GROUP, DEFAULT_UDP_IFACE, DEFAULT_UDP_PORT } from "../components/dissemination/index";
+import { coapRequest, type CoapResponse, CoapUriError, Gateway, parseCoapUri, SimNetwork, UdpNetwork } from "../components/gateway/index";
 import {
   formatPsk, generateNetworkKey, generatePsk, KeyError, keyFingerprint, loadPrivateKey, loadPsk, loadPublicKey, type ManifestAuth, parseHeader,
   privateKeyPem, publicKeyPem, rawPublicKey, signCapsuleWith, toHex, writeKeyFile,
@@ -79,6 +82,64 @@ function base(uri: string): string {
   const t = target(uri);
   const host = t.hostname.includes(":") ? `[${t.hostname}]` : t.hostname;
   return `coap://${host}:${t.port}`;
+}
+
+interface GatewayCliOptions {
+  sim?: string; udp?: string; key: string; port: string; bind: string; auth: string; psk?: string; quiet?: boolean;
+  nodes: string; topology: string; loss: string; seed: string; platform: string; sensors: string; include: string[];
+  store?: string; capsule?: string; id: string; iface: string;
+}
+const SIM_ONLY: (keyof GatewayCliOptions)[] = ["nodes", "topology", "loss", "seed", "platform", "sensors", "include"];
+const UDP_ONLY: (keyof GatewayCliOptions)[] = ["store", "capsule", "id", "iface"];
+
+/** What `terra gateway` fronts: the network, how to describe it, and the name of its version 1 (if known). */
+interface Fronted {
+  network: SimNetwork | UdpNetwork;
+  about: string;
+  name?: string;
+}
+
+/** `terra gateway --sim`: compile the script and start the simulated network. @throws UsageError, InputError. */
+function simNetwork(opts: GatewayCliOptions, script: string, publicKey: KeyObject, psk: Uint8Array | undefined): Fronted {
+  const nodes = intOption(opts.nodes, "--nodes", 4096);
+  if (nodes < 1) throw new UsageError("--nodes must be 1 or more");
+  if (opts.topology !== "grid" && opts.topology !== "random") throw new UsageError(`--topology must be grid or random, got "${opts.topology}"`);
+  const loss = floatOption(opts.loss, "--loss", 0, 0.99);
+  const seed = intOption(opts.seed, "--seed", 0xffffffff);
+  const auth: ManifestAuth = psk ? { mode: "psk", psk } : { mode: "ed25519", publicKey };
+  const r = compileFile(script, { include: opts.include, programVersion: 1 });
+  printDiagnostics(r.diagnostics, r.sources);
+  if (!r.ok) throw new InputError(`${script}: the script has errors`);
+  try {
+    const network = new SimNetwork({
+      initial: r.capsule!, config: r.config!, nodes, topology: opts.topology, loss, seed, auth, publicKey, platform: opts.platform, sensors: opts.sensors,
+    });
+    return { network, about: `${nodes} motes (${network.info().kind}, ${opts.topology}, loss ${loss})`, name: script.split("/").pop()! };
+  } catch (e) {
+    throw new InputError((e as Error).message);
+  }
+}
+
+/** `terra gateway --udp`: join the UDP dissemination network as its base station. @throws UsageError, InputError. */
+async function udpNetwork(
+  opts: GatewayCliOptions, udp: string, publicKey: KeyObject, psk: Uint8Array | undefined, log: ((line: string) => void) | undefined,
+): Promise<Fronted> {
+  const m = /^([^:]+):(\d+)$/.exec(udp);
+  if (!m) throw new UsageError(`--udp takes GROUP:PORT, e.g. ${DEFAULT_UDP_GROUP}:${DEFAULT_UDP_PORT}, got "${udp}"`);
+  if (!opts.store) throw new UsageError("--udp needs --store <dir> (the base station's records)");
+  const id = intOption(opts.id, "--id", 0xfffe);
+  if (id < 1) throw new UsageError("--id must be 1..65534");
+  const initial = opts.capsule ? readBytes(opts.capsule, "capsule") : undefined;
+  try {
+    const network = await UdpNetwork.open({
+      udp: { group: m[1], port: intOption(m[2], "--udp port", 0xffff), iface: opts.iface }, id, store: opts.store, initial, publicKey, psk,
+      log: log && ((e) => log(`base station: ${JSON.stringify(e)}`)),
+    });
+    const v = network.program()?.version ?? 0;
+    return { network, about: `the motes of ${network.info().kind} (base station ${id}, store ${opts.store}, version ${v})` };
+  } catch (e) {
+    throw e instanceof RangeError ? new UsageError(e.message) : new InputError((e as Error).message);
+  }
 }
 
 /** Register `keygen`, `deploy`, `gateway` and `status` on the `terra` program. */
@@ -161,60 +222,52 @@ export function registerDeploy(program: Command): void {
     });
 
   program.command("gateway")
-    .description("run the CoAP gateway in front of a simulated network of motes (the network simulator, in real time)")
-    .requiredOption("--sim <script>", "the program every mote runs at start (its configuration is the network's)")
+    .description("run the CoAP gateway in front of a network of motes: simulated (--sim) or host motes on the UDP dissemination network (--udp)")
+    .option("--sim <script>", "a simulated network (real time) whose motes all run this program at start (its configuration is the network's)")
+    .option("--udp <group:port>", `the UDP dissemination network, e.g. ${DEFAULT_UDP_GROUP}:${DEFAULT_UDP_PORT}; the gateway is its base station`)
     .requiredOption("--key <file>", "the network's public key (terra keygen; a private key file also works)")
-    .option("--nodes <n>", "motes in the network", "25")
     .option("--port <n>", "UDP port", "5683")
     .option("--bind <address>", "address to listen on", "::")
-    .option("--topology <kind>", "grid or random", "grid")
-    .option("--loss <p>", "frame loss probability per link, 0..1", "0")
-    .option("--seed <n>", "seed of the network's randomness", "1")
-    .option("--platform <name>", "platform whose script space the motes have", "host")
-    .option("--auth <mode>", "how motes authenticate capsules: ed25519 or psk", "ed25519")
-    .option("--psk <file>", "pre-shared key for --auth psk (terra keygen --psk)")
-    .option("--sensors <model>", "sensor model of the simulated motes (as terra sim --sensors)", "sine")
-    .option("-I, --include <dir>", "add a directory to the #include search path (repeatable)", collect, [])
+    .option("--auth <mode>", "how motes authenticate capsules: ed25519 or psk (default: psk when --psk is given)", "ed25519")
+    .option("--psk <file>", "pre-shared key for psk mode (terra keygen --psk)")
+    .option("--nodes <n>", "--sim: motes in the network", "25")
+    .option("--topology <kind>", "--sim: grid or random", "grid")
+    .option("--loss <p>", "--sim: frame loss probability per link, 0..1", "0")
+    .option("--seed <n>", "--sim: seed of the network's randomness", "1")
+    .option("--platform <name>", "--sim: platform whose script space the motes have", "host")
+    .option("--sensors <model>", "--sim: sensor model of the simulated motes (as terra sim --sensors)", "sine")
+    .option("-I, --include <dir>", "--sim: add a directory to the #include search path (repeatable)", collect, [])
+    .option("--store <dir>", "--udp: the base station's store directory (installed capsule, transfer in progress)")
+    .option("--capsule <file>", "--udp: factory image, the installed capsule when the store has none (its configuration is the network's)")
+    .option("--id <n>", "--udp: the base station's 16-bit address", "1")
+    .option("--iface <address>", "--udp: interface address the group is joined on", DEFAULT_UDP_IFACE)
     .option("--quiet", "do not log requests")
-    .action(async (opts: {
-      sim: string; key: string; nodes: string; port: string; bind: string; topology: string; loss: string; seed: string; platform: string; auth: string;
-      psk?: string; sensors: string; include: string[]; quiet?: boolean;
-    }) => {
-      const nodes = intOption(opts.nodes, "--nodes", 4096);
-      if (nodes < 1) throw new UsageError("--nodes must be 1 or more");
+    .action(async (opts: GatewayCliOptions, cmd: Command) => {
+      const given = (k: keyof GatewayCliOptions) => cmd.getOptionValueSource(k) === "cli";
+      if (!opts.sim === !opts.udp) throw new UsageError("give exactly one of --sim <script> (a simulated network) or --udp <group:port> (host motes)");
+      for (const k of opts.sim ? UDP_ONLY : SIM_ONLY) if (given(k)) throw new UsageError(`--${k} is for ${opts.sim ? "--udp" : "--sim"} networks`);
+      const authMode = given("auth") ? opts.auth : opts.psk ? "psk" : "ed25519";
+      if (authMode !== "ed25519" && authMode !== "psk") throw new UsageError(`--auth must be ed25519 or psk, got "${opts.auth}"`);
+      if (authMode === "psk" && !opts.psk) throw new UsageError("--auth psk needs --psk <file>");
+      if (authMode === "ed25519" && opts.psk) throw new UsageError("--psk is for --auth psk");
       const port = intOption(opts.port, "--port", 65535);
-      if (opts.topology !== "grid" && opts.topology !== "random") throw new UsageError(`--topology must be grid or random, got "${opts.topology}"`);
-      if (opts.auth !== "ed25519" && opts.auth !== "psk") throw new UsageError(`--auth must be ed25519 or psk, got "${opts.auth}"`);
-      if (opts.auth === "psk" && !opts.psk) throw new UsageError("--auth psk needs --psk <file>");
-      const loss = floatOption(opts.loss, "--loss", 0, 0.99);
-      const seed = intOption(opts.seed, "--seed", 0xffffffff);
       const publicKey = keyErrors(() => loadPublicKey(opts.key));
-      const auth: ManifestAuth = opts.auth === "psk" ? { mode: "psk", psk: keyErrors(() => loadPsk(opts.psk!)) } : { mode: "ed25519", publicKey };
-      const r = compileFile(opts.sim, { include: opts.include, programVersion: 1 });
-      printDiagnostics(r.diagnostics, r.sources);
-      if (!r.ok) throw new InputError(`${opts.sim}: the script has errors`);
-      let network: SimNetwork;
-      try {
-        network = new SimNetwork({
-          initial: r.capsule!, config: r.config!, nodes, topology: opts.topology, loss, seed, auth, publicKey, platform: opts.platform, sensors: opts.sensors,
-        });
-      } catch (e) {
-        throw new InputError((e as Error).message);
-      }
+      const psk = opts.psk ? keyErrors(() => loadPsk(opts.psk!)) : undefined;
       const log = opts.quiet ? undefined : (l: string) => process.stderr.write(`${new Date().toISOString()} ${l}\n`);
+      const { network, about, name } = opts.sim ? simNetwork(opts, opts.sim, publicKey, psk) : await udpNetwork(opts, opts.udp!, publicKey, psk, log);
       const gw = new Gateway({ network, publicKey, port, address: opts.bind, log });
       let bound: number;
       try {
         bound = await gw.start();
       } catch (e) {
-        network.close();
+        await network.close();
         throw new InputError(`cannot listen on [${opts.bind}]:${port}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
       }
-      gw.names.set(1, opts.sim.split("/").pop()!);
+      if (name) gw.names.set(1, name);
       const info = network.info();
       const host = opts.bind.includes(":") ? `[${opts.bind}]` : opts.bind;
       process.stdout.write(
-        `gateway on coap://${host}:${bound}/vm in front of ${nodes} motes (${info.kind}, ${opts.topology}, loss ${loss}): ` +
+        `gateway on coap://${host}:${bound}/vm in front of ${about}: ` +
           `${info.configName} 0x${info.configId.toString(16).padStart(8, "0")}, ${info.platform} script space ${info.scriptSpace} B, ` +
           `auth ${info.auth}, key ${keyFingerprint(publicKey)}\n`,
       );
@@ -224,7 +277,7 @@ export function registerDeploy(program: Command): void {
         process.once("SIGTERM", stop);
       });
       await gw.close();
-      network.close();
+      await network.close();
     });
 
   program.command("status")

@@ -11,7 +11,7 @@
  *
  * The binary is built with make first: a build failure fails every test.
  */
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import dgram from "node:dgram";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -19,36 +19,19 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  decodeDatagram, decodeFrame, type DissParams, encodeFrame, FRAME_ADV, FRAME_DATA, FRAME_FLOOD, FRAME_REQ, type Frame, manifestChunks,
-  MAX_BITMAP_BYTES, MAX_FRAME_BYTES, type MoteEvent, type Radio, UdpMote,
+  decodeFrame, encodeFrame, FRAME_ADV, FRAME_DATA, FRAME_FLOOD, FRAME_REQ, type Frame, manifestChunks, MAX_BITMAP_BYTES, MAX_FRAME_BYTES,
+  type MoteEvent, type Radio,
 } from "../components/dissemination";
-import { formatPsk, generateNetworkKey, type ManifestAuth, publicKeyPem } from "../components/security";
-import { FIRMWARE_DIR, make } from "../firmware-host/harness";
-import { authFor, capsule, CFG, KEYS, PSK, V1 } from "./helpers/net";
+import { formatPsk, generateNetworkKey, publicKeyPem } from "../components/security";
+import { capsule, CFG, KEYS, PSK, V1 } from "./helpers/net";
+import { dissMoteBin as bin, GROUP, UdpNet } from "./helpers/udpnet";
 
-const BIN = join(FIRMWARE_DIR, "build/host/terra-diss-mote");
-const GROUP = "239.255.42.99";
 let dir: string;
 const file = (name: string, data: Uint8Array | string): string => {
   const p = join(dir, name);
   writeFileSync(p, data);
   return p;
 };
-
-/** The binary, built once (make); every test that needs it fails (not skips) with the build's error. */
-let build: Error | "ok" | undefined;
-function bin(): string {
-  if (build === undefined) {
-    try {
-      make("host", ["diss"]);
-      build = "ok";
-    } catch (e) {
-      build = e as Error;
-    }
-  }
-  if (build !== "ok") throw build;
-  return BIN;
-}
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), "terra-diss-c-"));
@@ -60,148 +43,6 @@ beforeAll(() => {
 afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
-
-let nextPort = 41000 + (process.pid % 2000) * 10;
-
-interface MoteSpec {
-  id: number;
-  kind: "ts" | "c";
-  neighbours: number[];
-  /** The factory image in the mote's store (default V1). */
-  initial?: Uint8Array;
-  loss?: number;
-  auth?: "ed25519" | "psk";
-  /** C: more flags. */
-  args?: string[];
-  /** TS: protocol parameters, a radio wrapper (adversaries), script space. */
-  params?: Partial<DissParams>;
-  wrapRadio?: (r: Radio) => Radio;
-  scriptSpace?: number;
-  /** TS: the Ed25519 key the mote authenticates with (default the network's). */
-  auth25519?: ManifestAuth;
-}
-
-interface Mote {
-  spec: MoteSpec;
-  events: MoteEvent[];
-  store: string;
-  proc?: ChildProcess;
-  exited?: Promise<void>;
-  ts?: UdpMote;
-  stderr: string[];
-}
-
-/** A network of motes on one multicast group and port (one per test). */
-class UdpNet {
-  readonly port = nextPort++;
-  readonly motes = new Map<number, Mote>();
-  /** Every datagram seen on the group (from, frame), when capturing. */
-  readonly captured: { from: number; frame: Uint8Array }[] = [];
-  private listener?: dgram.Socket;
-
-  async capture(): Promise<void> {
-    const s = dgram.createSocket({ type: "udp4", reuseAddr: true });
-    await new Promise<void>((res) => s.bind(this.port, GROUP, () => res()));
-    s.addMembership(GROUP, "127.0.0.1");
-    s.on("message", (m) => {
-      const d = decodeDatagram(new Uint8Array(m));
-      if (typeof d !== "string") this.captured.push({ from: d.from, frame: d.frame });
-    });
-    this.listener = s;
-  }
-
-  async start(spec: MoteSpec, extra: { inject?: Uint8Array; injectAt?: number } = {}): Promise<Mote> {
-    const store = join(dir, `p${this.port}-m${spec.id}`);
-    const prev = this.motes.get(spec.id);
-    const m: Mote = { spec, events: prev?.events ?? [], store, stderr: [] };
-    this.motes.set(spec.id, m);
-    const initial = spec.initial ?? V1;
-    const mode = spec.auth ?? "ed25519";
-    if (spec.kind === "c") {
-      const args = [
-        "--id", String(spec.id), "--store", store, "--udp", `${GROUP}:${this.port}`, "--neighbours", spec.neighbours.join(","),
-        "--capsule", file(`init-${this.port}-${spec.id}.cap`, initial), "--seed", String(spec.id), "--duration", "30000",
-        ...(mode === "psk" ? ["--psk", join(dir, "net.psk"), "--key", join(dir, "net.pub")] : ["--key", join(dir, "net.pub")]),
-        ...(spec.loss ? ["--loss", String(spec.loss)] : []),
-        ...(extra.inject ? ["--inject", file(`inject-${this.port}-${spec.id}.cap`, extra.inject), "--inject-at", String(extra.injectAt ?? 0)] : []),
-        ...(spec.args ?? []),
-      ];
-      const p = spawn(bin(), args, { stdio: ["ignore", "pipe", "pipe"] });
-      m.proc = p;
-      let buf = "";
-      p.stdout!.on("data", (chunk: Buffer) => {
-        buf += chunk.toString();
-        let k;
-        while ((k = buf.indexOf("\n")) >= 0) {
-          m.events.push(JSON.parse(buf.slice(0, k)) as MoteEvent);
-          buf = buf.slice(k + 1);
-        }
-      });
-      p.stderr!.on("data", (c: Buffer) => m.stderr.push(c.toString()));
-      m.exited = new Promise((res) => p.on("close", () => res())); // after stdout's last line
-    } else {
-      m.ts = await UdpMote.start({
-        id: spec.id, configId: CFG, scriptSpace: spec.scriptSpace ?? 65535, auth: spec.auth25519 ?? authFor(mode), publicKey: KEYS.publicKey,
-        store, initial, seed: spec.id, params: spec.params, wrapRadio: spec.wrapRadio,
-        udp: { group: GROUP, port: this.port, neighbours: spec.neighbours, loss: spec.loss, seed: spec.id },
-        log: (e) => m.events.push(e),
-      });
-    }
-    return m;
-  }
-
-  mote(id: number): Mote {
-    const m = this.motes.get(id);
-    if (!m) throw new Error(`no mote ${id}`);
-    return m;
-  }
-
-  /** The version a mote last installed (or booted with). */
-  version(id: number): number {
-    let v = 0;
-    for (const e of this.mote(id).events) if (e.ev === "install" || e.ev === "boot") v = Math.max(v, e.version as number);
-    return v;
-  }
-
-  events(id: number, ev: string): MoteEvent[] {
-    return this.mote(id).events.filter((e) => e.ev === ev);
-  }
-
-  /** Wait until cond() holds (checked every 20 ms); @throws with `what` and the motes' state after timeoutMs. */
-  async until(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
-    const end = Date.now() + timeoutMs;
-    while (!cond()) {
-      if (Date.now() > end) {
-        const state = [...this.motes.values()].map((m) => `${m.spec.kind}${m.spec.id}: v${this.version(m.spec.id)}${m.stderr.length ? ` stderr ${m.stderr.join("")}` : ""}`);
-        throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}: ${state.join(", ")}`);
-      }
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  }
-
-  /** Every mote has logged boot. */
-  booted(): Promise<void> {
-    return this.until(() => [...this.motes.keys()].every((id) => this.events(id, "boot").length > 0), 15_000, "every mote to boot");
-  }
-
-  /** Stop one mote: SIGTERM (C: it logs `end`) or SIGKILL; TS: UdpMote.stop. */
-  async stop(id: number, signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
-    const m = this.mote(id);
-    if (m.proc) {
-      if (m.proc.exitCode === null && m.proc.signalCode === null) m.proc.kill(signal);
-      await m.exited;
-      m.proc = undefined;
-    } else if (m.ts) {
-      await m.ts.stop();
-      m.ts = undefined;
-    }
-  }
-
-  async close(): Promise<void> {
-    await Promise.all([...this.motes.keys()].map((id) => this.stop(id)));
-    this.listener?.close();
-  }
-}
 
 /** A line 1 - 2 - ... - n: each mote hears its two neighbours. */
 const lineNeighbours = (id: number, n: number): number[] => [id - 1, id + 1].filter((x) => x >= 1 && x <= n);
@@ -254,7 +95,7 @@ CAPS.set(2, V2);
 describe("C and TypeScript motes on one UDP network", () => {
   for (const base of ["ts", "c"] as const) {
     it(`a mixed line of 8 motes converges to the version injected at a ${base === "ts" ? "TypeScript" : "C"} base station`, async () => {
-      const net = new UdpNet();
+      const net = new UdpNet(dir);
       await net.capture();
       try {
         const ms = await lineRun({ net, n: 8, base, loss: 0, cap: V2, timeoutMs: 30_000 });
@@ -276,7 +117,7 @@ describe("C and TypeScript motes on one UDP network", () => {
 
   for (const base of ["ts", "c"] as const) {
     it(`converges at 20 % loss (line of 8, ${base} base station)`, async () => {
-      const net = new UdpNet();
+      const net = new UdpNet(dir);
       try {
         const ms = await lineRun({ net, n: 8, base, loss: 0.2, cap: V2, timeoutMs: 40_000 });
         console.log(`line of 8, ${base} base, 20 % loss, 1 KB: converged in ${ms} ms`);
@@ -287,7 +128,7 @@ describe("C and TypeScript motes on one UDP network", () => {
   }
 
   it("psk mode (HMAC-SHA-256 manifest and block tags): a mixed line of 6 converges, C motes relaying", async () => {
-    const net = new UdpNet();
+    const net = new UdpNet(dir);
     try {
       const ms = await lineRun({ net, n: 6, base: "ts", loss: 0, cap: V2, auth: "psk", timeoutMs: 30_000 });
       console.log(`line of 6, psk, ts base: converged in ${ms} ms`);
@@ -299,7 +140,7 @@ describe("C and TypeScript motes on one UDP network", () => {
   it("a C mote killed mid-transfer resumes from its re-verified store and installs only the complete capsule", async () => {
     const big = capsule(3, 6000);
     CAPS.set(3, big);
-    const net = new UdpNet();
+    const net = new UdpNet(dir);
     try {
       // a slow TypeScript source (30 ms between DATA frames: ~3 s for the 94 blocks) and one C mote
       const src = await net.start({ id: 1, kind: "ts", neighbours: [2], params: { dataGapMs: 30 } });
@@ -342,7 +183,7 @@ describe("C and TypeScript motes on one UDP network", () => {
   });
 
   it("C motes refuse tampered blocks, foreign signatures, replayed versions and oversized capsules, log why, and never run them", async () => {
-    const net = new UdpNet();
+    const net = new UdpNet(dir);
     const v5 = capsule(5, 1024);
     const other = generateNetworkKey();
     const forged = capsule(6, 1024, { key: other });
@@ -401,7 +242,7 @@ describe("C and TypeScript motes on one UDP network", () => {
   });
 
   it("a C mote survives garbage datagrams: malformed frames and segments are counted and dropped", async () => {
-    const net = new UdpNet();
+    const net = new UdpNet(dir);
     await net.start({ id: 2, kind: "c", neighbours: [1] });
     await net.booted();
     const sock = dgram.createSocket({ type: "udp4", reuseAddr: true });
@@ -437,7 +278,7 @@ describe("C and TypeScript motes on one UDP network", () => {
 
   it("`terra mote` (the TypeScript mote's CLI) installs what a C base station injects, and refuses bad flags", async () => {
     const cli = (args: string[]) => [process.execPath, ["--import", "tsx", "cli/main.ts", "mote", ...args]] as const;
-    const net = new UdpNet();
+    const net = new UdpNet(dir);
     const store = join(dir, `cli-${net.port}`);
     const [node, args] = cli(["--id", "2", "--store", store, "--key", join(dir, "net.pub"), "--capsule", join(dir, "v1.cap"), "--udp", `${GROUP}:${net.port}`,
       "--neighbours", "1", "--duration", "20000"]);

@@ -2,8 +2,8 @@
  * What the CoAP gateway fronts: a network of motes with a base station. The
  * gateway only needs this interface; implementations are the simulated
  * network of this module (`terra gateway --sim`: the network simulator of
- * components/sim with dissemination, in real time) and, later, host-C motes
- * over UDP.
+ * components/sim with dissemination, in real time) and the UDP network of
+ * host motes (udp-network.ts, `terra gateway --udp`).
  */
 import type { KeyObject } from "node:crypto";
 import type { Configuration } from "../../compiler/config";
@@ -54,6 +54,15 @@ export interface MoteStatus {
   receiving?: { version: number; have: number; of: number };
   /** Latest refusals at this mote, oldest first. */
   rejections: RejectionRecord[];
+}
+
+/** ProgramInfo of an installed capsule (its header, size and SHA-256) in the given VM state. */
+export function programInfo(cap: Uint8Array, state: ProgramInfo["state"]): ProgramInfo {
+  const h = parseHeader(cap);
+  return {
+    version: h.programVersion, capsuleBytes: cap.length, codeBytes: h.codeBytes, blocks: h.blocks, blockBytes: h.blockBytes, signed: h.signed,
+    sha256: toHex(sha256(cap)), state,
+  };
 }
 
 /** A network the gateway can deploy to and read from. */
@@ -168,12 +177,8 @@ export class SimNetwork implements MoteNetwork {
   program(): ProgramInfo | undefined {
     const cap = this.diss.node(this.sim.base)?.installed;
     if (!cap) return undefined;
-    const h = parseHeader(cap);
     const st = this.state(this.sim.base);
-    return {
-      version: h.programVersion, capsuleBytes: cap.length, codeBytes: h.codeBytes, blocks: h.blocks, blockBytes: h.blockBytes, signed: h.signed,
-      sha256: toHex(sha256(cap)), state: st === "empty" ? "halted" : st,
-    };
+    return programInfo(cap, st === "empty" ? "halted" : st);
   }
 
   deploy(capsule: Uint8Array): Rejection | undefined {

@@ -13,7 +13,7 @@
  *                            document fits one message (larger: a plain GET,
  *                            block-wise, as RFC 7641 §4.1 allows)
  *   /motes/<id>/<sensor>     GET: a mote's sensor (text/plain), observable;
- *                            sensors: temp, photo, volts, mic, leds
+ *                            sensors: those of MoteNetwork.sensors() (the simulator: temp, photo, volts, mic, leds; UDP networks: none)
  *
  * Errors carry a diagnostic payload (text/plain, RFC 7252 §5.5.2):
  *   4.00 malformed capsule, bad query      4.01 unsigned, tampered, bad signature
@@ -311,7 +311,10 @@ export class Gateway {
       const id = Number(m[1]);
       const sensor = m[2];
       if (this.network.read(id, sensor) === undefined) {
-        this.reply(res, "4.04", `no mote ${id} with a sensor "${sensor}" (motes 1..${this.network.info().motes}; sensors ${this.network.sensors().join(", ")})`);
+        const sensors = this.network.sensors();
+        this.reply(res, "4.04", sensors.length === 0
+          ? `no sensor resources: this network (${this.network.info().kind}) does not report sensor readings`
+          : `no mote ${id} with a sensor "${sensor}" (GET /.well-known/core lists them; sensors ${sensors.join(", ")})`);
         return;
       }
       const accept = formatOf(req.headers.Accept);
