@@ -288,7 +288,10 @@ registerBench({
       const core = sizes(p, objs);
       const img = sizes(p, [image]);
       result[p] = { core_text_bytes: core.text + core.data, image_text_bytes: img.text, image_data_bytes: img.data, image_bss_bytes: img.bss, vm_ram_bytes: coreRam(p, objs) };
-      if (p === "host") result[p].core_text_bytes_goto = sizes(p, [join(BUILD, "host/core-goto.o")]).text;
+      if (p === "host") {
+        const g = sizes(p, [join(BUILD, "host/core-goto.o")]);
+        result[p].core_text_bytes_goto = g.text + g.data;
+      }
     }
     // MicaZ scenarios (and the deepest stack they reach)
     const micaz = micazScenarios(quick);

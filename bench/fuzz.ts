@@ -39,13 +39,15 @@ registerBench({
     mkdirSync(crashes, { recursive: true });
     const seeds = seedCorpus(join(base, "seeds"));
     mkdirSync(corpus, { recursive: true });
+    // artifacts of earlier runs stay in the directory: report only this run's
+    const earlier = new Set(readdirSync(crashes));
     const t0 = Date.now();
     const r = spawnSync(join(FIRMWARE_DIR, "build/host/fuzz_capsule"), [
       `-max_total_time=${seconds}`, "-print_final_stats=1", `-artifact_prefix=${crashes}/`, "-timeout=10", "-rss_limit_mb=2048", corpus, join(base, "seeds"),
     ], { encoding: "utf8", maxBuffer: 1 << 28, env: { ...process.env, ASAN_OPTIONS: "detect_leaks=0" } });
     const wall = (Date.now() - t0) / 1000;
     const stat = (k: string) => Number(new RegExp(`stat::${k}:\\s+(\\d+)`).exec(r.stderr)?.[1] ?? NaN);
-    const found = readdirSync(crashes).filter((f) => /^(crash|leak|timeout|oom)-/.test(f));
+    const found = readdirSync(crashes).filter((f) => /^(crash|leak|timeout|oom)-/.test(f) && !earlier.has(f));
     const cov = /cov: (\d+) ft: (\d+)/g;
     let last: RegExpExecArray | null = null;
     for (let m = cov.exec(r.stderr); m; m = cov.exec(r.stderr)) last = m;

@@ -7,21 +7,12 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join, resolve } from "node:path";
 import type { Configuration } from "../compiler/config";
 import type { RunResult } from "../components/run";
 import { configToJson } from "../firmware-host/config-json";
+import { FIRMWARE_DIR } from "../firmware-host/harness";
 import { InputError } from "./util";
-
-/** The firmware-host directory (source tree; also found from dist/). */
-export function firmwareDir(): string {
-  const here = dirname(fileURLToPath(import.meta.url));
-  for (const c of [resolve(here, "../firmware-host"), resolve(here, "../../firmware-host")]) {
-    if (existsSync(join(c, "Makefile"))) return c;
-  }
-  return resolve(here, "../firmware-host");
-}
 
 function newestSource(dir: string): number {
   let t = 0;
@@ -42,7 +33,7 @@ function newestSource(dir: string): number {
 
 /** Path of terra-mote, built (make -C firmware-host PLATFORM=host) when missing or stale. */
 export function moteBinary(): string {
-  const dir = firmwareDir();
+  const dir = FIRMWARE_DIR;
   const bin = join(dir, "build/host/terra-mote");
   if (!existsSync(bin) || statSync(bin).mtimeMs < newestSource(dir)) {
     const r = spawnSync("make", ["-C", dir, "PLATFORM=host"], { encoding: "utf8" });

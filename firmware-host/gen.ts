@@ -146,18 +146,19 @@ export function generateOpcodesHeader(): string {
   for (let i = 0; i <= maxOp; i += 16) lines.push(`  ${opClass.slice(i, i + 16).join(", ")}, \\`);
   lines.push("}");
   lines.push("");
-  lines.push("/* Computed-goto dispatch table: label L_<opcode name> per opcode, L_INVALID for unassigned opcodes. */");
-  lines.push("#define TVM_LABEL_TABLE { \\");
+  lines.push("/* Computed-goto dispatch: X(<opcode name>) per opcode 0..TVM_OP_LIMIT-1, X(INVALID) for unassigned");
+  lines.push(" * opcodes (verified code holds none: the table needs no entries beyond TVM_OP_LIMIT). */");
+  lines.push("#define TVM_LABEL_LIST(X) \\");
   const byOp = new Map(ISA.map((s) => [s.op, s]));
-  for (let i = 0; i < 256; i += 4) {
+  for (let i = 0; i <= maxOp; i += 8) {
     const row: string[] = [];
-    for (let j = i; j < i + 4; j++) {
+    for (let j = i; j < Math.min(i + 8, maxOp + 1); j++) {
       const s = byOp.get(j);
-      row.push(s ? `&&L_${cName(s.name).slice(7)}` : "&&L_INVALID");
+      row.push(s ? `X(${cName(s.name).slice(7)})` : "X(INVALID)");
     }
-    lines.push(`  ${row.join(", ")}, \\`);
+    lines.push(`  ${row.join(" ")} \\`);
   }
-  lines.push("}");
+  lines.push("");
   lines.push("\n#endif");
   return `${lines.join("\n")}\n`;
 }

@@ -20,7 +20,9 @@ import type { TraceEntry } from "../components/trace";
 import { loadCapsule } from "../vm/verify";
 import { SENSORS } from "./roles";
 
-export const FIRMWARE_DIR = dirname(fileURLToPath(import.meta.url));
+const HERE = dirname(fileURLToPath(import.meta.url));
+/** firmware-host/: this file's folder, or, from the dist/ bundle, ../firmware-host. */
+export const FIRMWARE_DIR = existsSync(join(HERE, "Makefile")) ? HERE : resolve(HERE, "../firmware-host");
 export type MotePlatform = "micaz" | "telosb" | "samr21";
 
 /** Every `.terra` file below the given directories (depth first, directory order); missing directories are skipped. */

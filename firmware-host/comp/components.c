@@ -162,6 +162,28 @@ static TVM_NOINLINE void aggreg(const uint8_t *rec, uint8_t len) {
 void raw_report_call(uint8_t id, const int32_t *a, uint8_t n);
 #endif
 
+/* The cases of tvm_host_output that call the components twice (out of line: the
+ * frequent cases then need no saved registers on the small MCUs). */
+static TVM_NOINLINE void raise_reading(uint8_t s, int32_t x) {
+  tc_raise(s, x, (uint8_t)x);
+}
+
+static TVM_NOINLINE void raise_custom_a(uint8_t x) {
+  tc_raise(TC_IN_CUSTOM_A_ID, x, x);
+  tc_raise(TC_IN_CUSTOM_A, x, x);
+}
+
+static TVM_NOINLINE void raise_port(uint8_t k) {
+  raise_reading((uint8_t)(TC_IN_PORT_A + k), port_val[k] >= 0 ? port_val[k] : tc_sensor((uint8_t)(TC_IN_PORT_A + k)));
+}
+
+static void set_leds(uint8_t v) {
+  leds = v;
+#if TC_REALTIME
+  plat_leds(v);
+#endif
+}
+
 void tvm_host_output(uint8_t id, int32_t v, const uint8_t *rec, uint8_t len) {
   uint8_t role;
 #if !TC_REALTIME
@@ -173,19 +195,13 @@ void tvm_host_output(uint8_t id, int32_t v, const uint8_t *rec, uint8_t len) {
   role = map->out_role[id];
   switch (role) {
     case TC_OUT_LEDS:
-      leds = (uint8_t)(v & 7);
-#if TC_REALTIME
-      plat_leds(leds);
-#endif
+      set_leds((uint8_t)(v & 7));
       break;
     case TC_OUT_LED0:
     case TC_OUT_LED1:
     case TC_OUT_LED2: {
       uint8_t bit = (uint8_t)(1u << (role - TC_OUT_LED0));
-      leds = (uint8_t)(v == 0 ? leds & ~bit : v == 1 ? leds | bit : leds ^ bit);
-#if TC_REALTIME
-      plat_leds(leds);
-#endif
+      set_leds((uint8_t)(v == 0 ? leds & ~bit : v == 1 ? leds | bit : leds ^ bit));
       break;
     }
     case TC_OUT_REQ_TEMP:
@@ -196,8 +212,7 @@ void tvm_host_output(uint8_t id, int32_t v, const uint8_t *rec, uint8_t len) {
 #if TC_REALTIME
       plat_sensor_request(s);
 #else
-      int32_t x = tc_sensor(s);
-      tc_raise(s, x, (uint8_t)x);
+      raise_reading(s, tc_sensor(s));
 #endif
       break;
     }
@@ -206,21 +221,15 @@ void tvm_host_output(uint8_t id, int32_t v, const uint8_t *rec, uint8_t len) {
       port_val[role - TC_OUT_SET_PORT_A] = (int16_t)(v & 1);
       break;
     case TC_OUT_REQ_PORT_A:
-    case TC_OUT_REQ_PORT_B: {
-      uint8_t k = (uint8_t)(role - TC_OUT_REQ_PORT_A);
-      int32_t x = port_val[k] >= 0 ? port_val[k] : tc_sensor((uint8_t)(TC_IN_PORT_A + k));
-      tc_raise((uint8_t)(TC_IN_PORT_A + k), x, (uint8_t)x);
+    case TC_OUT_REQ_PORT_B:
+      raise_port((uint8_t)(role - TC_OUT_REQ_PORT_A));
       break;
-    }
     case TC_OUT_BEEP:
       beep = (uint16_t)v;
       break;
-    case TC_OUT_REQ_CUSTOM_A: {
-      uint8_t x = (uint8_t)v;
-      tc_raise(TC_IN_CUSTOM_A_ID, x, x);
-      tc_raise(TC_IN_CUSTOM_A, x, x);
+    case TC_OUT_REQ_CUSTOM_A:
+      raise_custom_a((uint8_t)v);
       break;
-    }
     case TC_OUT_REQ_CUSTOM:
       tc_raise(TC_IN_CUSTOM, 0, 0);
       break;

@@ -48,13 +48,13 @@ static uint8_t radio_type, radio_ack;
 static uint8_t idle;        /* the VM had nothing to do at wake_at's computation */
 static uint32_t wake_at;    /* when something can next happen */
 
-void plat_sensor_request(uint8_t s) {
+TVM_NOINLINE void plat_sensor_request(uint8_t s) {
   if (pending & (1u << s)) return; /* busy, as TinyOS's EBUSY */
   pending |= (uint8_t)(1u << s);
   due[s] = tvm.now + RT_SENSOR_MS;
 }
 
-void plat_radio_send(const uint8_t *frame, uint8_t len, uint8_t ack) {
+TVM_NOINLINE void plat_radio_send(const uint8_t *frame, uint8_t len, uint8_t ack) {
   rp_str("R ");
   rp_hex(frame, len);
   rp_c('\n');

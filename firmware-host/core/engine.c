@@ -83,15 +83,16 @@ static void raise_error(uint8_t code, uint16_t pc) {
 
 uint8_t tvm_enqueue(uint8_t id, uint8_t aux, int32_t value, const uint8_t *data, uint8_t len) {
   tvm_qentry_t *e;
-  uint8_t i;
-  if ((tvm.flags & TVM_F_HALTED) || tvm.q_count == TVM_QUEUE_CAP) {
-    if (tvm.flags & TVM_F_HALTED) return 0;
+  uint8_t i = tvm.q_count;
+  if (tvm.flags & TVM_F_HALTED) return 0;
+  if (i == TVM_QUEUE_CAP) {
 #if TVM_STATS
     tvm.stats.queue_overflows++;
 #endif
     return 0;
   }
-  i = (uint8_t)(tvm.q_head + tvm.q_count);
+  tvm.q_count = (uint8_t)(i + 1);
+  i = (uint8_t)(i + tvm.q_head);
   if (i >= TVM_QUEUE_CAP) i = (uint8_t)(i - TVM_QUEUE_CAP);
   e = &tvm.q[i];
   e->id = id;
@@ -112,76 +113,40 @@ uint8_t tvm_enqueue(uint8_t id, uint8_t aux, int32_t value, const uint8_t *data,
     e->u.ptr = data;
 #endif
   }
-  tvm.q_count++;
   return 1;
 }
 
-static void set_scalar(uint32_t v) {
-  wr32(tvm.ev, v);
-  if (tvm.ev_dirty > 4) memset(tvm.ev + 4, 0, (uint8_t)(tvm.ev_dirty - 4));
-  tvm.ev_dirty = 4;
-}
-
-/* Push every active gate of an input table matching aux, last gate first. */
-static void wake_gates(const uint8_t *tbl, uint8_t aux) {
-  uint16_t *s = tvm.slots;
-  uint8_t k = tbl[2];
-  const uint8_t *g = tbl + 3;
-  uint8_t tp = tvm.tp;
-  while (k--) {
-    uint8_t x = g[k];
-    uint16_t v = s[x];
-    if (v && (!(v & TVM_GATE_FILTERED) || s[x + 1] == aux)) {
-      tvm.track[tp++] = (uint16_t)(v & ~TVM_GATE_FILTERED);
-      s[x] = 0;
-    }
-  }
-  tvm.tp = tp;
-}
-
-static uint32_t deadline_of(uint8_t x) {
-  return (uint32_t)tvm.slots[x + 1] | ((uint32_t)tvm.slots[x + 2] << 16);
-}
-
-/* Push every timer gate due now (last gate first); 0 when none is due. */
-static uint8_t wake_timers(void) {
+/* Scan the timer gates: 1 and *delta = the earliest deadline - now (mod
+ * 2^32) when one is active, else 0. With `wake`, every gate due now is pushed
+ * on the track stack (last gate first) and cleared. */
+static uint8_t scan_timers(uint32_t *delta, uint8_t wake) {
   const uint8_t *g = tvm.timers;
-  uint8_t k = g[0];
-  uint8_t any = 0;
-  uint8_t tp = tvm.tp;
+  uint8_t k = g[0], found = 0;
+  /* (the earliest so far is kept in *delta: fewer registers to save on the small MCUs) */
+  *delta = 0;
   while (k) {
-    uint8_t x = g[k--];
-    uint16_t v = tvm.slots[x];
-    if (v && deadline_of(x) == tvm.now) {
-      tvm.track[tp++] = v;
-      tvm.slots[x] = 0;
-      any = 1;
-    }
-  }
-  tvm.tp = tp;
-  return any;
-}
-
-uint8_t tvm_next_deadline(uint32_t *delta) {
-  const uint8_t *g = tvm.timers;
-  uint8_t k = g[0];
-  uint8_t found = 0;
-  uint32_t best = 0;
-  if (tvm.flags & TVM_F_HALTED) return 0;
-  while (k) {
-    uint8_t x = g[k--];
-    if (tvm.slots[x]) {
-      uint32_t d = deadline_of(x) - tvm.now;
-      if (!found || d < best) best = d;
+    uint16_t *gate = tvm.slots + g[k--];
+    if (*gate) {
+      uint32_t d = ((uint32_t)gate[1] | ((uint32_t)gate[2] << 16)) - tvm.now;
+      if (!found || d < *delta) *delta = d;
       found = 1;
+      if (wake && !d) {
+        tvm.track[tvm.tp++] = *gate;
+        *gate = 0;
+      }
     }
   }
-  *delta = best;
   return found;
 }
 
+uint8_t tvm_next_deadline(uint32_t *delta) {
+  if (tvm.flags & TVM_F_HALTED) return 0;
+  return scan_timers(delta, 0);
+}
+
 uint8_t *tvm_view(int32_t addr, int32_t len) {
-  if (addr < 0 || len < 0 || addr > (int32_t)tvm.var_bytes || len > (int32_t)tvm.var_bytes - addr) return 0;
+  /* negative values are out of range as unsigned ones */
+  if ((uint32_t)addr > tvm.var_bytes || (uint32_t)len > tvm.var_bytes - (uint32_t)addr) return 0;
   return tvm.vars + addr;
 }
 
@@ -200,8 +165,21 @@ uint8_t *tvm_view(int32_t addr, int32_t len) {
 #define JUMPED ((void)0)
 #endif
 
-#if TVM_DISPATCH_GOTO
+#if TVM_DISPATCH_GOTO && (defined(__AVR__) || UINTPTR_MAX == 0xffffu)
+/* 16-bit code addresses (on AVR the table is in program memory) */
+#define LABEL(x) &&L_##x,
 #define NEXT do { COUNT; goto *labels[*ip]; } while (0)
+#define CASE(x) L_##x:
+#elif TVM_DISPATCH_GOTO
+/* offsets from the first handler: 16 bits on 32-bit MCUs (half a table of pointers); 32 bits on
+ * 64-bit hosts, where a sanitizer build of the interpreter can exceed 32 KB */
+#if UINTPTR_MAX > 0xffffffffu
+typedef int32_t tvm_label_t;
+#else
+typedef int16_t tvm_label_t;
+#endif
+#define LABEL(x) (tvm_label_t)(&&L_##x - &&L_HALT),
+#define NEXT do { COUNT; goto *(&&L_HALT + labels[*ip]); } while (0)
 #define CASE(x) L_##x:
 #else
 #define NEXT goto dispatch
@@ -248,23 +226,84 @@ static uint32_t float_bits(float f) {
 }
 #endif
 
-static TVM_INLINE void dequeue(void);
-
+/* An input occurrence: e with input table tbl (ERROR reactions), or when e
+ * is 0 the head of the queue, dequeued, with its id's table (0: none). Its
+ * data becomes the event data, and every active gate of the table matching
+ * its selector is pushed on the empty track stack, last gate first (the
+ * first in text order runs first). Returns tp. (Called once, in react.) */
+static TVM_INLINE uint8_t occur(const tvm_qentry_t *e, const uint8_t *tbl) {
+  uint8_t k, len, aux, tp = 0;
+  const uint8_t *g;
+  if (!e) {
+    uint8_t id;
+    e = &tvm.q[tvm.q_head];
+    if (++tvm.q_head == TVM_QUEUE_CAP) tvm.q_head = 0;
+    tvm.q_count--;
+    id = e->id;
+    if (id == tvm.last_id) {
+      /* the table of the last input id found (loops raise the same input over and over) */
+      tbl = tvm.last_table;
+    } else if (id != TVM_NO_EVENT_ID) {
+      for (tbl = tvm.inputs, k = tvm.ninputs; k; k--, tbl += 3 + tbl[2]) {
+        if (tbl[0] == id || tbl[1] == id) break;
+      }
+      if (!k) tbl = 0;
+      tvm.last_id = id;
+      tvm.last_table = tbl;
+    }
+  }
+  len = e->len;
+  if (len == 0xff) {
+#if TVM_QUEUE_COPY
+    wr32(tvm.ev, (uint32_t)e->value);
+#else
+    wr32(tvm.ev, (uint32_t)e->u.value);
+#endif
+    len = 4;
+  } else {
+#if TVM_QUEUE_COPY
+    memcpy(tvm.ev, e->data, len);
+#else
+    memcpy(tvm.ev, e->u.ptr, len);
+#endif
+  }
+  aux = e->aux;
+  if (tvm.ev_dirty > len) memset(tvm.ev + len, 0, (uint8_t)(tvm.ev_dirty - len));
+  tvm.ev_dirty = len;
+  if (!tbl) return 0;
+  k = tbl[2];
+  g = tbl + 3 + k;
+  while (k--) {
+    uint16_t *gate = tvm.slots + *--g;
+    uint16_t w = *gate;
+    if (!w) continue;
+    if (w & TVM_GATE_FILTERED) {
+      if (gate[1] != aux) continue;
+      w &= (uint16_t)~TVM_GATE_FILTERED;
+    }
+    tvm.track[tp++] = w;
+    *gate = 0;
+  }
+  return tp;
+}
 
 /*
- * One reaction: run trails from the top of the track stack until it is
- * empty. Counts a reaction even when nothing runs (an occurrence that wakes
- * no gate). With `chain`, further queued inputs then react without leaving
- * the dispatch loop, as long as nothing must come first (an ERROR reaction,
- * a timer armed due now), the VM runs and the platform has not set
- * tvm_chain_stop (vm/engine.ts chains the same way; the results are those
- * of one tvm_step per input).
+ * One reaction: the occurrence of an input first (with `chain`, the head of
+ * the queue; or e with table tbl: an ERROR reaction), then run trails from
+ * the top of the track stack until it is empty. Counts a reaction even when
+ * nothing runs (an occurrence that wakes no gate). With `chain`, further
+ * queued inputs then react without leaving the dispatch loop, as long as
+ * nothing must come first (an ERROR reaction, a timer armed due now), the
+ * VM runs and the platform has not set tvm_chain_stop (vm/engine.ts chains
+ * the same way; the results are those of one tvm_step per input).
  */
-static void react(uint8_t chain) {
+static void react(uint8_t chain, const tvm_qentry_t *e, const uint8_t *tbl) {
 #if TVM_DISPATCH_GOTO && defined(__AVR__)
-  static const void *const __flash labels[256] = TVM_LABEL_TABLE; /* in program memory */
+  static const void *const __flash labels[TVM_OP_LIMIT] = { TVM_LABEL_LIST(LABEL) };
+#elif TVM_DISPATCH_GOTO && UINTPTR_MAX == 0xffffu
+  static const void *const labels[TVM_OP_LIMIT] = { TVM_LABEL_LIST(LABEL) };
 #elif TVM_DISPATCH_GOTO
-  static const void *const labels[256] = TVM_LABEL_TABLE;
+  static const tvm_label_t labels[TVM_OP_LIMIT] = { TVM_LABEL_LIST(LABEL) };
 #endif
   const uint8_t *const code = tvm.code;
   uint8_t *const vars = tvm.vars;
@@ -282,8 +321,8 @@ static void react(uint8_t chain) {
   uint8_t *p;
   uint32_t v;
   uint8_t adv;
-  uint8_t due_now = 0;
 
+  if (chain || e) goto occurrence;
 reaction:
   if (tp == 0) goto done;
   ip = code + track[--tp];
@@ -411,16 +450,19 @@ reaction:
   CASE(ASYNC)
     slots[ip[1]] = (uint16_t)(PC + 2);
     goto trail_end;
-  CASE(AWAITX) {
-    uint8_t s = ip[1];
-    slots[s] = (uint16_t)((PC + 2) | TVM_GATE_FILTERED);
-    slots[s + 1] = (uint8_t)*--sp;
+  CASE(AWAITX)
+    v = (uint8_t)*--sp;
+    adv = 2;
+    goto filtered;
+  CASE(AWAITK)
+    v = ip[2];
+    adv = 3;
+  filtered: {
+    uint16_t *gate = slots + ip[1];
+    gate[0] = (uint16_t)((PC + adv) | TVM_GATE_FILTERED);
+    gate[1] = (uint16_t)v;
     goto trail_end;
   }
-  CASE(AWAITK)
-    slots[ip[1]] = (uint16_t)((PC + 3) | TVM_GATE_FILTERED);
-    slots[ip[1] + 1] = ip[2];
-    goto trail_end;
   CASE(AWAITT)
     v = ip[2];
     adv = 3;
@@ -443,7 +485,7 @@ reaction:
   timer: {
     uint8_t s = ip[1];
     v += now;
-    if (v == now) due_now = 1;
+    if (v == now) chain = 0; /* a timer due now comes before further inputs */
     slots[s] = (uint16_t)(PC + adv);
     slots[s + 1] = (uint16_t)v;
     slots[s + 2] = (uint16_t)(v >> 16);
@@ -595,9 +637,7 @@ reaction:
     v = (uint32_t)sp[-1];
     if (v >= RD16(ip + 3)) {
       sp[-1] = 0;
-      raise_error(TVM_ERR_INDEX, PC);
-      ip += 5;
-      NEXT;
+      goto index_error;
     }
     adv = (uint8_t)(*ip - TVM_OP_LDX_U8);
     p = vars + RD16(ip + 1) + ((uint16_t)v << (adv >> 1)); /* element size 1 1 2 2 4 */
@@ -612,6 +652,7 @@ reaction:
     v = (uint32_t)*--sp;
     i = (uint32_t)*--sp;
     if (i >= RD16(ip + 3)) {
+    index_error:
       raise_error(TVM_ERR_INDEX, PC);
       ip += 5;
       NEXT;
@@ -868,64 +909,29 @@ reaction:
 #endif
 
   done:
-  tvm.tp = tp;
+  /* every path here has emptied the track stack */
+  tvm.tp = 0;
 #if TVM_STATS
   tvm.stats.reactions++;
   tvm.stats.instructions += n;
   if (n > tvm.stats.max_reaction_instructions) tvm.stats.max_reaction_instructions = n;
   tvm.last_reaction_instructions = n;
 #endif
-  if (chain && tvm.q_count && !tvm.err_count && !due_now && !(tvm.flags & TVM_F_HALTED) && !tvm_chain_stop && tvm.chain_left) {
+  /* (a halted VM has an empty queue, and refuses inputs) */
+  if (chain && tvm.q_count && !tvm.err_count && !tvm_chain_stop && tvm.chain_left) {
     tvm.chain_left--;
-    dequeue();
-    tp = tvm.tp;
 #if TVM_STATS
     n = 0;
 #endif
+    e = 0;
+    tbl = 0;
+  occurrence:
+    tp = occur(e, tbl); /* the only call: inlined */
     goto reaction;
   }
 }
 
 /* ---- reactions and the order of work ----------------------------------------- */
-
-/* Dequeue one input occurrence, make it the event data, wake its gates. */
-static TVM_INLINE void dequeue(void) {
-  tvm_qentry_t *e = &tvm.q[tvm.q_head];
-  uint8_t id = e->id, aux = e->aux, len = e->len;
-  const uint8_t *t;
-  uint8_t i;
-  if (len == 0xff) {
-#if TVM_QUEUE_COPY
-    set_scalar((uint32_t)e->value);
-#else
-    set_scalar((uint32_t)e->u.value);
-#endif
-  } else {
-#if TVM_QUEUE_COPY
-    memcpy(tvm.ev, e->data, len);
-#else
-    memcpy(tvm.ev, e->u.ptr, len);
-#endif
-    if (tvm.ev_dirty > len) memset(tvm.ev + len, 0, (uint8_t)(tvm.ev_dirty - len));
-    tvm.ev_dirty = len;
-  }
-  tvm.q_head = (uint8_t)(tvm.q_head + 1 == TVM_QUEUE_CAP ? 0 : tvm.q_head + 1);
-  tvm.q_count--;
-  if (id != TVM_NO_EVENT_ID) {
-    /* the table of the last input id found (loops raise the same input over and over) */
-    if (id == tvm.last_id) {
-      t = tvm.last_table;
-    } else {
-      for (t = tvm.inputs, i = tvm.ninputs; i; i--, t += 3 + t[2]) {
-        if (t[0] == id || t[1] == id) break;
-      }
-      if (!i) t = 0;
-      tvm.last_id = id;
-      tvm.last_table = t;
-    }
-    if (t) wake_gates(t, aux);
-  }
-}
 
 /* One async slice of the first active async block in text order; 0 when none. */
 static uint8_t async_slice(void) {
@@ -939,7 +945,7 @@ static uint8_t async_slice(void) {
       tvm.stats.async_slices++;
 #endif
       tvm.track[tvm.tp++] = v;
-      react(0);
+      react(0, 0, 0);
       return 1;
     }
   }
@@ -952,10 +958,15 @@ static void error_reactions(void) {
   tvm.flags |= TVM_F_IN_ERROR;
   if (tvm.error_in) {
     for (k = 0; k < n && !(tvm.flags & TVM_F_HALTED); k++) {
-      uint8_t code = tvm.err_codes[k];
-      set_scalar(code);
-      wake_gates(tvm.error_in, code);
-      react(0);
+      tvm_qentry_t x; /* aux = value = the error code */
+      x.aux = tvm.err_codes[k];
+      x.len = 0xff;
+#if TVM_QUEUE_COPY
+      x.value = x.aux;
+#else
+      x.u.value = x.aux;
+#endif
+      react(0, &x, tvm.error_in);
     }
   }
   tvm.flags &= (uint8_t)~TVM_F_IN_ERROR;
@@ -965,20 +976,20 @@ static void error_reactions(void) {
 void tvm_boot(void) {
   tvm.flags |= TVM_F_BOOTED;
   tvm.track[tvm.tp++] = tvm.entry;
-  react(0);
+  react(0, 0, 0);
   if (tvm.err_count) error_reactions();
 }
 
 /* tvm_step with at most tvm.chain_left further input reactions chained. */
 static uint8_t step(void) {
+  uint32_t d;
   if (tvm.flags & TVM_F_HALTED) return 0;
-  if (tvm.timers[0] && wake_timers()) {
+  if (scan_timers(&d, 1) && !d) {
     tvm.last_step = TVM_STEP_TIMER;
-    react(0);
+    react(0, 0, 0);
   } else if (tvm.q_count) {
     tvm.last_step = TVM_STEP_INPUT;
-    dequeue();
-    react(1);
+    react(1, 0, 0);
   } else {
     tvm.last_step = TVM_STEP_ASYNC;
     if (!async_slice()) return 0;

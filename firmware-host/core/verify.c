@@ -81,15 +81,9 @@ TVM_NOINLINE static uint8_t bit(uint8_t *a, uint16_t i, uint8_t op) {
   return (*a & m) != 0;
 }
 
-TVM_NOINLINE static uint8_t reject(uint8_t why, tvm_off_t offset) {
+/* A rejection at capsule offset `offset`, at code offset pc (0xffff: not in the code). */
+TVM_NOINLINE static uint8_t reject(uint8_t why, tvm_off_t offset, uint16_t pc) {
   tvm_reject_offset = offset;
-  tvm_reject_pc = 0xffff;
-  tvm.flags = 0;
-  return why;
-}
-
-TVM_NOINLINE static uint8_t reject_pc(uint8_t why, uint16_t pc) {
-  tvm_reject_offset = (tvm_off_t)(V.cbase + pc);
   tvm_reject_pc = pc;
   tvm.flags = 0;
   return why;
@@ -114,7 +108,7 @@ TVM_NOINLINE static uint8_t decode(uint16_t pc) {
     D.kind[i] = k;
     if (i < D.nops) D.size = (uint8_t)(D.size + KSIZE[k]);
   }
-  if ((uint32_t)pc + D.size > V.clen) return TVM_E_TRUNC_INSTR;
+  if ((uint16_t)(pc + D.size) > V.clen) return TVM_E_TRUNC_INSTR; /* pc < clen <= 32767 */
   p = (uint16_t)(pc + 1);
   for (i = 0; i < D.nops; i++) {
     uint8_t k = D.kind[i], n = KSIZE[k];
@@ -182,7 +176,7 @@ TVM_NOINLINE static uint8_t check_list(const uint8_t *list, uint8_t want, uint8_
   for (k = 1; k <= n; k++) {
     uint8_t g = list[k];
     if (g >= nslots || g <= prev || (V.role[g] & 7) != want || !(V.role[g] & 8) || bit(V.ids, g, BIT_GET)) {
-      return reject(TVM_E_GATE_LIST, (tvm_off_t)(list + k - tvm_mem));
+      return reject(TVM_E_GATE_LIST, (tvm_off_t)(list + k - tvm_mem), 0xffff);
     }
     bit(V.ids, g, BIT_SET);
     prev = g;
@@ -190,15 +184,16 @@ TVM_NOINLINE static uint8_t check_list(const uint8_t *list, uint8_t want, uint8_
   return 0;
 }
 
-#define REJECT(why, off) return reject(why, off)
-#define REJECT_PC(why, pc) return reject_pc(why, pc)
+/* one exit per kind of rejection (a call per rejection costs more code on the small MCUs) */
+#define REJECT(why, off) do { r = (why); bad = (off); goto reject_off; } while (0)
+#define REJECT_PC(why, at) do { r = (why); pc = (at); goto reject_at_pc; } while (0)
 #define SWEEP for (pc = 0; pc < clen; pc = (uint16_t)(pc + D.size))
 
 uint8_t tvm_load(tvm_off_t len) {
   uint8_t *m = tvm_mem;
   uint16_t code_bytes, var_bytes, entry, pc, cursor, clen, pushers = 0;
   uint32_t expected, unsigned_end;
-  tvm_off_t at;
+  tvm_off_t at, bad;
   uint8_t nslots, ninputs, ninternals, i, r, x;
   const uint8_t *inputs, *timers, *internals, *asyncs, *t;
   int16_t error_input = -1;
@@ -209,10 +204,11 @@ uint8_t tvm_load(tvm_off_t len) {
   if (m[0] != 0x54 || m[1] != 0x43) REJECT(TVM_E_MAGIC, 0);
   if (m[2] != TVM_CAPSULE_FORMAT) REJECT(TVM_E_FORMAT, 2);
   code_bytes = rd16(m + 12);
-  V.tend = (tvm_off_t)(TVM_HEADER_BYTES + rd16(m + 22));
-  unsigned_end = (uint32_t)V.tend + code_bytes;
+  unsigned_end = (uint32_t)TVM_HEADER_BYTES + rd16(m + 22) + code_bytes;
   expected = unsigned_end + ((m[3] & TVM_FLAG_SIGNED) ? TVM_TRAILER_BYTES : 0);
   if (len != expected) REJECT(len < expected ? TVM_E_TRUNCATED : TVM_E_LENGTH, len < expected ? len : (tvm_off_t)expected);
+  /* the capsule is len bytes: its parts' offsets fit tvm_off_t from here on */
+  V.tend = (tvm_off_t)(unsigned_end - code_bytes);
   if (code_bytes > TVM_MAX_CODE_BYTES) REJECT(TVM_E_CODE_SIZE, H_CODE_BYTES);
   /* a signature trailer: its algorithm is checked here, the signature by the caller (dissemination) */
   if ((m[3] & TVM_FLAG_SIGNED) && m[unsigned_end] != TVM_SIG_ED25519) REJECT(TVM_E_SIGNATURE, (tvm_off_t)unsigned_end);
@@ -276,7 +272,7 @@ uint8_t tvm_load(tvm_off_t len) {
     if (FLOATOP) REJECT_PC(TVM_E_FLOAT, pc);
 #endif
     bit(V.starts, pc, BIT_SET);
-    if ((uint32_t)pc + D.size == clen && (FLOW == FLOW_SEQ || FLOW == FLOW_BRANCH || RESUMES)) REJECT_PC(TVM_E_FALLS_OFF, pc);
+    if ((uint16_t)(pc + D.size) == clen && (FLOW == FLOW_SEQ || FLOW == FLOW_BRANCH || RESUMES)) REJECT_PC(TVM_E_FALLS_OFF, pc);
   }
 
   /* 3. per-instruction operand checks */
@@ -288,14 +284,16 @@ uint8_t tvm_load(tvm_off_t len) {
       if (IS_TARGET(k) && !is_start(D.o[i])) REJECT_PC(TVM_E_TARGET, pc);
     }
     for (i = 0; i < D.nops; i++) {
-      uint32_t bytes;
+      /* [address, address + bytes) within varBytes, in 16-bit arithmetic: bytes > rest, where a
+       * count of elements of 2^s bytes exceeds the rest when it exceeds rest >> s */
       uint8_t w = MEM_WIDTH;
+      uint16_t rest;
       if (D.kind[i] != TVM_K_A8 && D.kind[i] != TVM_K_A16) continue;
-      if (!w) bytes = 1;
-      else if (w == 7) bytes = D.o[first(TVM_K_N8)];
-      else if (MEM_COUNT) bytes = (uint32_t)D.o[MEM_COUNT - 1] << (w >> 1); /* width 1, 2, 4 */
-      else bytes = w;
-      if (D.o[i] + bytes > var_bytes || (bytes == 0 && D.o[i] > var_bytes)) REJECT_PC(TVM_E_VAR, pc);
+      if (D.o[i] > var_bytes) REJECT_PC(TVM_E_VAR, pc);
+      rest = (uint16_t)(var_bytes - D.o[i]);
+      if (!w ? rest < 1 : w == 7 ? D.o[first(TVM_K_N8)] > rest : MEM_COUNT ? D.o[MEM_COUNT - 1] > (rest >> (w >> 1)) : w > rest) {
+        REJECT_PC(TVM_E_VAR, pc);
+      }
     }
     if (op == TVM_OP_EVGET && D.o[1] > TVM_EVENT_DATA_BYTES) REJECT_PC(TVM_E_EVGET, pc);
     for (i = 0; i < D.nops; i++) {
@@ -429,4 +427,9 @@ uint8_t tvm_load(tvm_off_t len) {
   tvm.last_id = TVM_NO_EVENT_ID;
   tvm.flags = TVM_F_LOADED;
   return TVM_OK;
+
+reject_off:
+  return reject(r, bad, 0xffff);
+reject_at_pc:
+  return reject(r, (tvm_off_t)(V.cbase + pc), pc);
 }

@@ -1,5 +1,6 @@
 # Shared rules of the mote platforms (included by platform/<board>/platform.mk,
-# which sets CC, MCU_CFLAGS, MCU_LDFLAGS, BOARD_SRC, BOARD_LIBS, SIZE).
+# which sets CC, MCU_CFLAGS, MCU_LDFLAGS, BOARD_SRC, BOARD_LIBS, SIZE; the
+# Makefile may set VERIFY_CFLAGS, added for core/verify.c).
 #
 # Builds:
 #   $(B)/terra-$(PLATFORM).elf   firmware image: the VM in real time with TerraNet's
@@ -28,7 +29,7 @@ NAME ?= app
 LINK ?= $(CC) $(MCU_LDFLAGS)
 define build
 	rm -rf $(2).obj && mkdir -p $(2).obj
-	for f in $(1); do $(CC) $(MCU_CFLAGS) $(3) -I. -c $$f -o $(2).obj/$$(basename $$f .c).o || exit 1; done
+	for f in $(1); do $(CC) $(MCU_CFLAGS) $(3) $$(test $$f != core/verify.c || echo '$(VERIFY_CFLAGS)') -I. -c $$f -o $(2).obj/$$(basename $$f .c).o || exit 1; done
 	$(LINK) $(2).obj/*.o $(BOARD_LIBS) -o $(2)
 endef
 
@@ -36,7 +37,7 @@ all: $(B)/terra-$(PLATFORM).elf $(B)/core-engine.o $(B)/core-verify.o
 
 CORE_CFLAGS ?= $(MCU_CFLAGS)
 $(B)/core-%.o: core/%.c $(CORE_HDR) | $(B)
-	$(CC) $(CORE_CFLAGS) $(CORE_DEFS) -c $< -o $@
+	$(CC) $(CORE_CFLAGS) $(if $(filter verify,$*),$(VERIFY_CFLAGS)) $(CORE_DEFS) -c $< -o $@
 
 $(B)/blink.cap: apps/blink.terra | $(B)
 	cd .. && npx tsx cli/main.ts compile firmware-host/apps/blink.terra -o firmware-host/$@ > /dev/null
