@@ -67,6 +67,7 @@ registerBench({
     const { vm } = createMote(loadCapsule(r.capsule!, { sha256 }), r.config!, { nodeId: 1, sensors: constantSensors() });
     vm.boot();
     const reactionsPerRound = quick ? 200_000 : 2_000_000;
+    for (let k = 0; k < (quick ? 200 : 2000); k++) vm.runPending(1000); // JIT warm-up, as drivers call it: many short chains; not counted
     const rounds = quick ? 3 : 9;
     const rates: number[] = [];
     for (let k = 0; k < rounds; k++) {
