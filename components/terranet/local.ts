@@ -103,8 +103,7 @@ export function installLocal(host: ComponentHost, opts: TerraNetOptions, state: 
     if (host.input("CUSTOM_A_ID")) host.raise("CUSTOM_A_ID", x, x); // TerraGrp names the filtered form apart
     host.raise("CUSTOM_A", x, x);
   });
-  const custom = host.raiser("CUSTOM");
-  host.handleOutput("REQ_CUSTOM", () => custom(0));
+  host.handleOutput("REQ_CUSTOM", host.raiser("CUSTOM")); // REQ_CUSTOM is void: its value is 0, the data of CUSTOM
 
   let rnd = (opts.seed ?? (opts.nodeId * 2654435761) >>> 0) || 1;
   host.handleFunction("getNodeId", () => opts.nodeId);
