@@ -17,18 +17,22 @@
  *   scenarios the active cycles include the clock interrupt and idle
  *   wake-ups, so the figure says little about the interpreter), native ratio
  *   (native iterations over VM iterations) and the ratio of active cycles.
- * - TelosB (mspdebug's simulator): cycles per VM instruction and the native
- *   ratio of the CPU-bound loop from MCLK counts between markers over a
- *   fixed number of iterations at a frozen clock (mspdebug's simulator does
- *   not advance its Timer_A in low-power mode the way the scenarios need;
- *   see firmware-host/README.md), iterations per 300 s derived from them.
+ * - TelosB (mspdebug's simulator, MSP430F1611 at 4 MHz): the CPU-bound loop
+ *   from MCLK counts between markers over a fixed number of iterations at a
+ *   frozen clock (cycles per VM instruction, native ratio; iterations per
+ *   300 s derived from them); the IO-bound and IO-timer scenarios as on
+ *   MicaZ, 300 simulated seconds of VM image and plain C, in builds whose
+ *   board skips sleep to the next clock interrupt (BOARD_SKIP_SLEEP:
+ *   mspdebug does not advance a sleeping CPU's timers, see
+ *   firmware-host/README.md), so that the MCLK cycles the tracer counts are
+ *   the active cycles.
  * - Host: x86 instructions per VM instruction (callgrind, marginal over
  *   200,000 reactions of the CPU-bound loop), VM instructions per second and
  *   the TS VM / C VM speed ratio on the same capsule in one run, for both
  *   dispatch builds; Cortex-M0+ (qemu): ARM instructions per VM instruction
  *   for both dispatch builds.
  *
- * `--quick` shortens the MicaZ scenarios to 30 simulated seconds (figures
+ * `--quick` shortens the timed scenarios to 30 simulated seconds (figures
  * scaled to 300 s) and the host rounds.
  */
 import { execFileSync, spawnSync } from "node:child_process";
@@ -130,37 +134,68 @@ function lastCounter(text: string): number {
   return b.readUInt32LE(5);
 }
 
-function simrun(elf: string): { out: string; cycles: number; active: number; stack: number } {
+/** A run of a scenario image: what it printed and the active cycles it executed. */
+interface SimRun {
+  out: string;
+  active: number;
+}
+
+/** Deepest stack (bytes below the top of RAM) the MicaZ scenario images reached. */
+let maxStack = 0;
+
+/** simavr through simrun: sleep fast-forwarded, active cycles counted. */
+function simrun(elf: string): SimRun {
   make("micaz", [join(BUILD, "micaz/simrun")]);
   const r = spawnSync(join(BUILD, "micaz/simrun"), ["-q", elf], { encoding: "utf8", maxBuffer: 1 << 28, timeout: 1_800_000 });
   if (r.error) throw r.error;
   const end = /end \w+ (\d+) (\d+) (\d+)/.exec(r.stderr);
   const stack = /stack (\d+)/.exec(r.stderr);
   if (!end) throw new Error(`simrun ${elf}: no end line:\n${r.stderr.slice(-500)}`);
-  return { out: r.stdout, cycles: Number(end[1]), active: Number(end[2]), stack: stack ? Number(stack[1]) : 0 };
+  if (stack) maxStack = Math.max(maxStack, 0x10ff - Number(stack[1]));
+  return { out: r.stdout, active: Number(end[2]) };
 }
 
-/** Deepest stack (bytes below the top of RAM) the MicaZ scenario images reached. */
-let maxStack = 0;
+/** mspdebug's simulator through mspsim.sh: its stdout (console and tracer report). */
+function mspsim(elf: string): string {
+  const r = spawnSync(join(FIRMWARE_DIR, "platform/telosb/mspsim.sh"), [elf], { encoding: "utf8", maxBuffer: 1 << 28, timeout: 1_800_000 });
+  if (r.error) throw r.error;
+  return r.stdout;
+}
 
-function micazScenarios(quick: boolean): Record<string, ScenarioResult> {
+/**
+ * mspdebug with a BOARD_SKIP_SLEEP image: sleeping skips to the next clock
+ * interrupt, so every MCLK cycle the tracer counts is an active one.
+ */
+function mspsimActive(elf: string): SimRun {
+  const out = mspsim(elf);
+  const mclk = /^MCLK:\s+(\d+)/m.exec(out);
+  if (!mclk || !/^H$/m.test(out)) throw new Error(`mspsim ${elf}: the run did not end:\n${out.slice(-500)}`);
+  return { out, active: Number(mclk[1]) };
+}
+
+/**
+ * §8 scenarios run for 300 simulated seconds (30 with --quick, figures scaled
+ * to 300 s) as firmware images (comp/rt.c) and as plain C (apps/native.c),
+ * with the same board code and simulator for both.
+ */
+function timedScenarios(p: "micaz" | "telosb", names: readonly ("cpu" | "io" | "timer")[], quick: boolean, run: (elf: string) => SimRun, defs: string): Record<string, ScenarioResult> {
   const seconds = quick ? 30 : 300;
   const scale = 300 / seconds;
   // stop just after the frame sent at `seconds` (the radio completes 4 ms later)
-  const stop = seconds * 1000 + 50;
-  const dir = join(BUILD, "bench/micaz");
+  const appDefs = `-DRT_STOP_MS=${seconds * 1000 + 50} ${defs}`.trim();
+  const dir = join(BUILD, `bench/${p}`);
   mkdirSync(dir, { recursive: true });
   const res: Record<string, ScenarioResult> = {};
-  ([["cpu", 1], ["io", 2], ["timer", 3]] as const).forEach(([name, scenario]) => {
+  for (const name of names) {
+    const scenario = String({ cpu: 1, io: 2, timer: 3 }[name]);
     const app = `bench_${name}`;
     const { capsule } = compileApp(app);
     const cap = join(dir, `${app}.cap`);
     writeFileSync(cap, capsule);
-    make("micaz", ["app"], { APP_CAP: cap, OUT: dir, NAME: app, APP_DEFS: `-DRT_STOP_MS=${stop}` });
-    make("micaz", ["native"], { SCENARIO: String(scenario), OUT: dir, APP_DEFS: `-DRT_STOP_MS=${stop}` });
-    const vm = simrun(join(dir, `${app}.elf`));
-    const nat = simrun(join(dir, `native-${scenario}.elf`));
-    if (vm.stack) maxStack = Math.max(maxStack, 0x10ff - vm.stack);
+    make(p, ["app"], { APP_CAP: cap, OUT: dir, NAME: app, APP_DEFS: appDefs });
+    make(p, ["native"], { SCENARIO: scenario, OUT: dir, APP_DEFS: appDefs });
+    const vm = run(join(dir, `${app}.elf`));
+    const nat = run(join(dir, `native-${scenario}.elf`));
     const per = instructionsPerIteration(app);
     const it = lastCounter(vm.out) * scale;
     const nit = lastCounter(nat.out) * scale;
@@ -176,14 +211,13 @@ function micazScenarios(quick: boolean): Record<string, ScenarioResult> {
       active_cycles_ratio: Number((active / nactive).toFixed(2)),
       instructions_per_iteration: Number(per.toFixed(2)),
     };
-  });
+  }
   return res;
 }
 
 /** MCLK cycles between markers 1 and 2 of a TelosB image on mspdebug (tracer IO history). */
 function mspCycles(elf: string): number {
-  const r = spawnSync(join(FIRMWARE_DIR, "platform/telosb/mspsim.sh"), [elf], { encoding: "utf8", maxBuffer: 1 << 28, timeout: 1_800_000 });
-  const marks = [...r.stdout.matchAll(/(\d+): write\.b => 0x0035 0x0([12])/g)].map((m) => ({ at: Number(m[1]), v: Number(m[2]) }));
+  const marks = [...mspsim(elf).matchAll(/(\d+): write\.b => 0x0035 0x0([12])/g)].map((m) => ({ at: Number(m[1]), v: Number(m[2]) }));
   const a = marks.find((m) => m.v === 1), b = marks.find((m) => m.v === 2);
   if (!a || !b) throw new Error(`mspsim ${elf}: no markers`);
   return b.at - a.at;
@@ -294,14 +328,21 @@ registerBench({
       }
     }
     // MicaZ scenarios (and the deepest stack they reach)
-    const micaz = micazScenarios(quick);
+    const micaz = timedScenarios("micaz", ["cpu", "io", "timer"], quick, simrun, "");
     for (const [k, v] of Object.entries(micaz)) result.micaz[k] = v;
     result.micaz.stack_bytes_max = maxStack;
+    const error = (e: unknown) => ({ error: (e as Error).message.slice(0, 200) });
     try {
       const t = telosbCpu();
       result.telosb.cpu = { iterations: t.iterations, cycles_per_instruction: t.cycles_per_instruction, native_ratio: t.native_ratio, native_iterations: t.native_iterations, cycles_per_iteration: t.cycles_per_iteration, method: "cycles per iteration at a frozen clock (mspdebug), extrapolated to 300 s at 4 MHz" };
     } catch (e) {
-      result.telosb.cpu = { error: (e as Error).message.slice(0, 200) };
+      result.telosb.cpu = error(e);
+    }
+    try {
+      const method = "300 simulated seconds on mspdebug, sleep skipped to the next clock interrupt by the firmware (BOARD_SKIP_SLEEP): all counted MCLK cycles are active";
+      for (const [k, v] of Object.entries(timedScenarios("telosb", ["io", "timer"], quick, mspsimActive, "-DBOARD_SKIP_SLEEP=1"))) result.telosb[k] = { ...v, method };
+    } catch (e) {
+      result.telosb.io = result.telosb.timer = error(e);
     }
     // host: callgrind and TS/C ratio on the CPU-bound capsule
     const { capsule, cfg } = compileApp("bench_cpu");
@@ -340,6 +381,11 @@ registerBench({
         table(["platform", "core .text B", "image .text B", "VM RAM B"], rows),
         "",
         table(["MicaZ scenario (300 s)", "iterations", "native", "native ratio", "cycles/VM instr", "active ratio", "Terra"], scen),
+        "",
+        table(["TelosB scenario (300 s)", "iterations", "native", "native ratio", "cycles/VM instr", "active ratio"], (["cpu", "io", "timer"] as const).map((n) => {
+          const r = result.telosb[n] as Partial<ScenarioResult> & { error?: string };
+          return r.error ? [n, r.error.split("\n")[0], "", "", "", ""] : [n, r.iterations!, r.native_iterations!, r.native_ratio!, r.cycles_per_instruction!, r.active_cycles_ratio ?? "-"];
+        })),
         "",
         table(["host / ARM", "switch", "goto"], [
           ["VM instructions/s", `${((h.instructions_per_second_switch as number) / 1e6).toFixed(0)} M`, `${((h.instructions_per_second_goto as number) / 1e6).toFixed(0)} M`],

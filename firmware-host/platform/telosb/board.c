@@ -5,6 +5,12 @@
  * mspdebug's simulated console at 0x00FF (a real board would use USART1),
  * the LEDs are P5.4..P5.6 (active low, as on the TelosB), bench markers go
  * to P6OUT, the end is a breakpoint the runner sets on board_exit's loop.
+ *
+ * BOARD_SKIP_SLEEP (bench builds on mspdebug, whose `run` does not advance
+ * a sleeping CPU's timers): sleeping skips the rest of the current
+ * millisecond instead of entering LPM0 (the timer jumps to its compare
+ * value, and the clock interrupt follows at once), so the simulator executes
+ * only the active cycles and the millisecond clock is simulated time.
  */
 #include <stdint.h>
 #include "../../comp/board.h"
@@ -18,6 +24,7 @@
 #define WDTCTL REG16(0x0120)
 #define TACTL REG16(0x0160)
 #define TACCTL0 REG16(0x0162)
+#define TAR REG16(0x0170)
 #define TACCR0 REG16(0x0172)
 #define P5OUT REG8(0x0031)
 #define P5DIR REG8(0x0032)
@@ -51,11 +58,13 @@ void board_init(void) {
   __asm__ volatile("eint\n nop");
 }
 
+/* read with interrupts off, and leave GIE as it was (check-then-sleep calls this with interrupts off) */
 uint32_t board_ms(void) {
+  uint16_t sr;
   uint32_t v;
-  __asm__ volatile("dint\n nop");
+  __asm__ volatile("mov r2, %0\n dint\n nop" : "=r"(sr)::"memory");
   v = board_ms_count;
-  __asm__ volatile("eint\n nop");
+  __asm__ volatile("mov %0, r2\n nop" ::"r"(sr) : "memory");
   return v;
 }
 
@@ -68,8 +77,14 @@ void board_irq_on(void) {
 }
 
 void board_sleep(void) {
+#ifdef BOARD_SKIP_SLEEP
+  /* the next interrupt is the clock's (no other is enabled): the counter reaches TACCR0 at its next count */
+  TAR = TACCR0;
+  __asm__ volatile("eint\n nop");
+#else
   /* GIE | CPUOFF: LPM0 with interrupts on; the ISR returns to active mode */
   __asm__ volatile("bis #0x0018, r2\n nop");
+#endif
 }
 
 void board_putc(uint8_t c) {
