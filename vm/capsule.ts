@@ -168,12 +168,31 @@ export function capsuleBody(bytes: Uint8Array): Uint8Array {
   return bytes.subarray(HEADER_BYTES);
 }
 
+/** The fixed fields of a capsule header (bytes 0..55; layout in docs/capsule.md). */
+export interface CapsuleHeaderFields {
+  formatVersion: number;
+  flags: number;
+  programVersion: number;
+  configId: number;
+  codeBytes: number;
+  varBytes: number;
+  slots: number;
+  stackCells: number;
+  trackDepth: number;
+  /** Header byte 19 as stored (0: DEFAULT_BLOCK_BYTES). */
+  blockBytes: number;
+  entry: number;
+  tableBytes: number;
+  bodyHash: Uint8Array;
+}
+
 /**
- * Decode a capsule's structure (no semantic verification of the code: see
- * vm/verify.ts). When `hash` is given, the body's SHA-256 must match the header.
+ * Read a capsule's 56-byte header, checking its magic and format version
+ * only (lengths and limits are the caller's: decodeCapsule checks them in
+ * the order the C verifier does).
  * @throws CapsuleError with the byte offset at fault.
  */
-export function decodeCapsule(bytes: Uint8Array, hash?: Sha256): Capsule {
+export function decodeHeader(bytes: Uint8Array): CapsuleHeaderFields {
   if (bytes.length < HEADER_BYTES) {
     throw new CapsuleError(bytes.length, `truncated: ${bytes.length} bytes, a capsule header alone is ${HEADER_BYTES}`);
   }
@@ -183,9 +202,31 @@ export function decodeCapsule(bytes: Uint8Array, hash?: Sha256): Capsule {
   if (bytes[2] !== CAPSULE_FORMAT) {
     throw new CapsuleError(2, `format version ${bytes[2]} is not supported (this VM reads version ${CAPSULE_FORMAT})`);
   }
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const codeBytes = dv.getUint16(12, true);
-  const tableBytes = dv.getUint16(22, true);
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, HEADER_BYTES);
+  return {
+    formatVersion: bytes[2],
+    flags: bytes[3],
+    programVersion: dv.getUint32(4, true),
+    configId: dv.getUint32(8, true),
+    codeBytes: dv.getUint16(12, true),
+    varBytes: dv.getUint16(14, true),
+    slots: bytes[16],
+    stackCells: bytes[17],
+    trackDepth: bytes[18],
+    blockBytes: bytes[19],
+    entry: dv.getUint16(20, true),
+    tableBytes: dv.getUint16(22, true),
+    bodyHash: bytes.slice(24, 56),
+  };
+}
+
+/**
+ * Decode a capsule's structure (no semantic verification of the code: see
+ * vm/verify.ts). When `hash` is given, the body's SHA-256 must match the header.
+ * @throws CapsuleError with the byte offset at fault.
+ */
+export function decodeCapsule(bytes: Uint8Array, hash?: Sha256): Capsule {
+  const { codeBytes, tableBytes, bodyHash, ...fields } = decodeHeader(bytes);
   const signed = (bytes[3] & CapsuleFlags.Signed) !== 0;
   const unsignedEnd = HEADER_BYTES + tableBytes + codeBytes;
   const expected = unsignedEnd + (signed ? TRAILER_BYTES : 0);
@@ -196,7 +237,6 @@ export function decodeCapsule(bytes: Uint8Array, hash?: Sha256): Capsule {
     );
   }
   if (codeBytes > 0x7fff) throw new CapsuleError(12, `code of ${codeBytes} bytes exceeds the 32767-byte limit`);
-  const bodyHash = bytes.slice(24, 56);
   if (signed && bytes[unsignedEnd] !== SIG_ED25519) {
     throw new CapsuleError(unsignedEnd, `unknown signature algorithm ${bytes[unsignedEnd]} (this VM knows Ed25519 = ${SIG_ED25519})`);
   }
@@ -232,16 +272,7 @@ export function decodeCapsule(bytes: Uint8Array, hash?: Sha256): Capsule {
   const asyncs = list("async gates");
   if (p !== tEnd) throw new CapsuleError(p, `${tEnd - p} unused bytes at the end of the tables`);
   return {
-    formatVersion: bytes[2],
-    flags: bytes[3],
-    programVersion: dv.getUint32(4, true),
-    configId: dv.getUint32(8, true),
-    varBytes: dv.getUint16(14, true),
-    slots: bytes[16],
-    stackCells: bytes[17],
-    trackDepth: bytes[18],
-    blockBytes: bytes[19],
-    entry: dv.getUint16(20, true),
+    ...fields,
     inputs,
     timers,
     internals,

@@ -16,14 +16,13 @@
  * counting frames when every mote has installed the capsule, which is the
  * most favourable accounting for flooding.
  */
-import type { KeyObject } from "node:crypto";
 import { checkPolicy, checkSignedCapsule, type Rejection, sha256 } from "../security/capsule";
-import type { ManifestAuth } from "../security/manifest";
 import { loadCapsule } from "../../vm/verify";
 import { BROADCAST, decodeFrame, encodeFrame, FRAME_FLOOD, type FloodFrame, MAX_BLOCK_BYTES } from "./frames";
 import { Held, Incoming } from "./object";
 import { KEY_INSTALLED } from "./store";
-import type { ProtocolNode, Radio, Random, Scheduler, Store, Timer } from "./types";
+import type { DissNodeOptions } from "./node";
+import type { ProtocolNode, Timer } from "./types";
 
 export interface FloodParams {
   /** Period of the base station's rounds, ms. */
@@ -38,19 +37,10 @@ export interface FloodParams {
 
 export const DEFAULT_FLOOD_PARAMS: Readonly<FloodParams> = { roundMs: 5000, jitterMs: 10, gapMs: 8, maxRounds: Infinity };
 
-export interface FloodNodeOptions {
-  id: number;
-  configId: number;
-  scriptSpace: number;
-  auth: ManifestAuth;
-  publicKey?: KeyObject;
-  float?: boolean;
-  store: Store;
-  clock: Scheduler;
-  rng: Random;
-  radio: Radio;
+/** As DissNodeOptions (node.ts), with flooding's parameters. */
+export interface FloodNodeOptions
+  extends Pick<DissNodeOptions, "id" | "configId" | "scriptSpace" | "auth" | "publicKey" | "float" | "store" | "clock" | "rng" | "radio" | "onInstall"> {
   params?: Partial<FloodParams>;
-  onInstall?: (capsule: Uint8Array, version: number) => void;
 }
 
 /** Serial-number comparison of u16 rounds (RFC 1982): a is newer than b. */

@@ -14,8 +14,8 @@
  */
 import { createHash, type KeyObject, sign, verify } from "node:crypto";
 import {
-  CAPSULE_FORMAT, CAPSULE_MAGIC, CapsuleError, CapsuleFlags, DEFAULT_BLOCK_BYTES, HEADER_BYTES, SIG_ED25519, SIGNATURE_BYTES,
-  TRAILER_BYTES, blockCount, capsuleBody, decodeCapsule, signCapsule, signedMessage, unsignedPart,
+  type CapsuleHeaderFields, CapsuleError, CapsuleFlags, DEFAULT_BLOCK_BYTES, HEADER_BYTES, SIG_ED25519, SIGNATURE_BYTES,
+  TRAILER_BYTES, blockCount, capsuleBody, decodeCapsule, decodeHeader, signCapsule, signedMessage, unsignedPart,
 } from "../../vm/capsule";
 import { loadCapsule, type VerifiedCapsule, VerifyError } from "../../vm/verify";
 
@@ -53,22 +53,11 @@ export interface Rejection {
   version?: number;
 }
 
-/** The capsule header's fields (vm/capsule.ts layout), read without the body. */
-export interface CapsuleHeader {
-  flags: number;
+/** A capsule header (vm/capsule.ts decodeHeader) with what dissemination derives from it. */
+export interface CapsuleHeader extends Omit<CapsuleHeaderFields, "formatVersion"> {
   signed: boolean;
-  programVersion: number;
-  configId: number;
-  codeBytes: number;
-  varBytes: number;
-  slots: number;
-  stackCells: number;
-  trackDepth: number;
   /** Bytes per radio block as the signature uses them (header byte 19, 0 meaning DEFAULT_BLOCK_BYTES). */
   blockBytes: number;
-  entry: number;
-  tableBytes: number;
-  bodyHash: Uint8Array;
   /** Bytes of the capsule without the signature trailer (header, tables, code). */
   unsignedBytes: number;
   /** Blocks of the unsigned bytes. */
@@ -81,32 +70,11 @@ export interface CapsuleHeader {
  * @throws CapsuleError with the byte offset at fault.
  */
 export function parseHeader(bytes: Uint8Array): CapsuleHeader {
-  if (bytes.length < HEADER_BYTES) throw new CapsuleError(bytes.length, `truncated: a capsule header has ${HEADER_BYTES} bytes, got ${bytes.length}`);
-  if (bytes[0] !== CAPSULE_MAGIC[0] || bytes[1] !== CAPSULE_MAGIC[1]) throw new CapsuleError(0, "not a Terra-TS capsule (magic is not \"TC\")");
-  if (bytes[2] !== CAPSULE_FORMAT) throw new CapsuleError(2, `format version ${bytes[2]} is not supported (version ${CAPSULE_FORMAT} is)`);
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, HEADER_BYTES);
-  const codeBytes = dv.getUint16(12, true);
-  if (codeBytes > 0x7fff) throw new CapsuleError(12, `code of ${codeBytes} bytes exceeds the 32767-byte limit`);
-  const tableBytes = dv.getUint16(22, true);
-  const blockBytes = bytes[19] || DEFAULT_BLOCK_BYTES;
-  const unsignedBytes = HEADER_BYTES + tableBytes + codeBytes;
-  return {
-    flags: bytes[3],
-    signed: (bytes[3] & CapsuleFlags.Signed) !== 0,
-    programVersion: dv.getUint32(4, true),
-    configId: dv.getUint32(8, true),
-    codeBytes,
-    varBytes: dv.getUint16(14, true),
-    slots: bytes[16],
-    stackCells: bytes[17],
-    trackDepth: bytes[18],
-    blockBytes,
-    entry: dv.getUint16(20, true),
-    tableBytes,
-    bodyHash: bytes.slice(24, 56),
-    unsignedBytes,
-    blocks: blockCount(unsignedBytes, blockBytes),
-  };
+  const { formatVersion: _, ...h } = decodeHeader(bytes);
+  if (h.codeBytes > 0x7fff) throw new CapsuleError(12, `code of ${h.codeBytes} bytes exceeds the 32767-byte limit`);
+  const blockBytes = h.blockBytes || DEFAULT_BLOCK_BYTES;
+  const unsignedBytes = HEADER_BYTES + h.tableBytes + h.codeBytes;
+  return { ...h, signed: (h.flags & CapsuleFlags.Signed) !== 0, blockBytes, unsignedBytes, blocks: blockCount(unsignedBytes, blockBytes) };
 }
 
 /**
