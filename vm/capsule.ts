@@ -61,17 +61,26 @@ export interface InputTable {
   gates: number[];
 }
 
-export interface Capsule {
+/** The fixed fields of a capsule header (bytes 0..55; layout in docs/capsule.md). */
+export interface CapsuleHeaderFields {
   formatVersion: number;
   flags: number;
   programVersion: number;
   configId: number;
+  codeBytes: number;
   varBytes: number;
   slots: number;
   stackCells: number;
   trackDepth: number;
+  /** Header byte 19 as stored (0: DEFAULT_BLOCK_BYTES). */
   blockBytes: number;
   entry: number;
+  tableBytes: number;
+  bodyHash: Uint8Array;
+}
+
+/** A decoded capsule: its header fields (sizes implied by tables and code) and its tables and code. */
+export interface Capsule extends Omit<CapsuleHeaderFields, "codeBytes" | "tableBytes" | "bodyHash"> {
   inputs: InputTable[];
   /** Timer gates in program-text order. */
   timers: number[];
@@ -166,24 +175,6 @@ export function encodeCapsule(c: Omit<Capsule, "bodyHash" | "formatVersion">, ha
 /** The body (tables + code) of an encoded capsule. */
 export function capsuleBody(bytes: Uint8Array): Uint8Array {
   return bytes.subarray(HEADER_BYTES);
-}
-
-/** The fixed fields of a capsule header (bytes 0..55; layout in docs/capsule.md). */
-export interface CapsuleHeaderFields {
-  formatVersion: number;
-  flags: number;
-  programVersion: number;
-  configId: number;
-  codeBytes: number;
-  varBytes: number;
-  slots: number;
-  stackCells: number;
-  trackDepth: number;
-  /** Header byte 19 as stored (0: DEFAULT_BLOCK_BYTES). */
-  blockBytes: number;
-  entry: number;
-  tableBytes: number;
-  bodyHash: Uint8Array;
 }
 
 /**
