@@ -6,7 +6,7 @@
  */
 import type { Configuration, InputEvent } from "../compiler/config";
 import { BASIC_SIZE, type RecordType } from "../compiler/types";
-import type { Vm, VmHost } from "../vm/engine";
+import type { ScalarOutput, Vm, VmHost } from "../vm/engine";
 
 /** An output handler: the emitted value (number, or a copy of the record's bytes). */
 export type OutputHandler = (value: number | Uint8Array) => void;
@@ -29,9 +29,13 @@ export class ComponentHost implements VmHost {
   private outNames: (string | undefined)[] = new Array(256).fill(undefined);
   private outHandlers: (OutputHandler | null)[] = new Array(256).fill(null);
   private fnHandlers: (FunctionHandler | null)[] = new Array(256).fill(null);
+  private observer: ((r: OutputRecord) => void) | undefined = undefined;
+  /**
+   * The VM's fast path for scalar outputs, by id: the handler itself while no
+   * observer is set (a no-op for unhandled ids), else a call of `output`.
+   */
+  readonly scalarOutputs: ScalarOutput[] = new Array(256).fill(ignoreOutput);
   vm!: Vm;
-  /** Called for every output event, handled or not (records are decoded only when it is set). */
-  onOutput: ((r: OutputRecord) => void) | undefined;
   /** Called for runtime errors. */
   onError: (code: number, pc: number) => void = () => {};
 
@@ -39,10 +43,27 @@ export class ComponentHost implements VmHost {
     for (const o of cfg.outputs.values()) this.outNames[o.id] = o.name;
   }
 
+  /** Called for every output event, handled or not (records are decoded only when it is set). */
+  get onOutput(): ((r: OutputRecord) => void) | undefined {
+    return this.observer;
+  }
+
+  set onOutput(f: ((r: OutputRecord) => void) | undefined) {
+    this.observer = f;
+    for (let id = 0; id < 256; id++) this.bindScalarOutput(id);
+  }
+
   /** Register the handler of an output event, if the configuration declares it. */
   handleOutput(name: string, h: OutputHandler): void {
     const o = this.cfg.outputs.get(name);
-    if (o) this.outHandlers[o.id] = h;
+    if (!o) return;
+    this.outHandlers[o.id] = h;
+    this.bindScalarOutput(o.id);
+  }
+
+  /** Point the fast-path entry of output `id` at what `output(id, value)` does for a number. */
+  private bindScalarOutput(id: number): void {
+    this.scalarOutputs[id] = this.observer ? (v) => this.output(id, v) : this.outHandlers[id] ?? ignoreOutput;
   }
 
   /** Register the implementation of a function, if the configuration declares it. */
@@ -53,14 +74,14 @@ export class ComponentHost implements VmHost {
 
   output(id: number, value: number | Uint8Array): void {
     const v = typeof value === "number" ? value : value.slice();
-    if (this.onOutput) this.report(this.outNames[id], id, v);
+    if (this.observer) this.report(this.outNames[id], id, v);
     const h = this.outHandlers[id];
     if (h) h(v);
   }
 
   private report(name: string | undefined, id: number, v: number | Uint8Array): void {
     const decl = name ? this.cfg.outputs.get(name) : undefined;
-    this.onOutput!({
+    this.observer!({
       event: name ?? `output#${id}`,
       value: decl && decl.arg.kind === "void" ? null
         : typeof v === "number" ? (decl?.arg.kind === "basic" && decl.arg.name === "float" ? floatOfBits(v) : v)
@@ -111,6 +132,9 @@ export class ComponentHost implements VmHost {
     this.vm.view(addr, bytes.length).set(bytes);
   }
 }
+
+/** The scalar-output entry of an output nobody handles or observes. */
+const ignoreOutput: ScalarOutput = () => {};
 
 const F32 = new Float32Array(1);
 const I32 = new Int32Array(F32.buffer);

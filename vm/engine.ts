@@ -36,9 +36,19 @@ export const ERROR_QUEUE_CAPACITY = 8;
 /** The canonical NaN every float operation produces (IEEE-754 binary32 quiet NaN, positive). */
 export const CANONICAL_NAN = 0x7fc00000;
 
+/** The handler of one scalar output event: the emitted value (int32; a float as its binary32 bits). */
+export type ScalarOutput = (value: number) => void;
+
 export interface VmHost {
   /** Synchronous, during the reaction; may call vm.enqueue. A Uint8Array value is a view of the var area: copy it to keep it. */
   output(id: number, value: number | Uint8Array): void;
+  /**
+   * Optional fast path for scalar outputs (out, outv, outk): 256 handlers by
+   * output id. When present, the VM calls `scalarOutputs[id](value)` instead
+   * of `output(id, value)`, so every entry must do exactly what that call
+   * would. Read once, when the VM is built; the host may replace entries later.
+   */
+  readonly scalarOutputs?: readonly ScalarOutput[];
   /** args first-argument-first; the array is reused by the VM: copy it to keep it. The result is wrapped to int32. */
   call(id: number, args: Int32Array): number;
   /** Runtime error notification (10 div by zero, 11 index; faults 20, 21). */
@@ -194,6 +204,8 @@ export class Vm {
 
   readonly capsule: VerifiedCapsule;
   private readonly host: VmHost;
+  /** The host's scalar output handlers by id, or null: scalar outputs go through host.output. */
+  private readonly scalarOutputs: readonly ScalarOutput[] | null;
   private readonly code: Uint8Array;
   private readonly slots: Uint16Array;
   private readonly stack: Int32Array;
@@ -242,6 +254,7 @@ export class Vm {
     const c = capsule;
     this.capsule = c;
     this.host = host;
+    this.scalarOutputs = host.scalarOutputs ?? null;
     this.code = c.code;
     this.limit = opts.instructionLimit ?? Infinity;
     const cap = opts.queueCapacity ?? 8;
@@ -472,6 +485,13 @@ export class Vm {
     this.stats.errors++;
     this.halt(why);
     if (this.host.error) this.host.error(code, pc);
+  }
+
+  /** Emit scalar output `id` with `value` (out, outv, outk). */
+  private outputScalar(id: number, value: number): void {
+    const outs = this.scalarOutputs;
+    if (outs !== null) outs[id](value);
+    else this.host.output(id, value);
   }
 
   /** Store a scalar as the current occurrence's data. */
@@ -874,15 +894,15 @@ export class Vm {
           continue;
         }
         case Op.out:
-          host.output(code[pc + 1], 0);
+          this.outputScalar(code[pc + 1], 0);
           pc += 2;
           continue;
         case Op.outv:
-          host.output(code[pc + 1], stk[--sp]);
+          this.outputScalar(code[pc + 1], stk[--sp]);
           pc += 2;
           continue;
         case Op.outk:
-          host.output(code[pc + 1], code[pc + 2]);
+          this.outputScalar(code[pc + 1], code[pc + 2]);
           pc += 3;
           continue;
         case Op.outr:
