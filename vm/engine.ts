@@ -212,6 +212,8 @@ export class Vm {
   private readonly track: Uint16Array;
   private tp = 0;
   private readonly ev: Uint8Array;
+  /** `ev` as a DataView (scalar data is stored with one little-endian 32-bit write). */
+  private readonly evView: DataView;
   /** Bytes of `ev` that may be non-zero. */
   private evDirty = 0;
   private readonly limit: number;
@@ -276,6 +278,7 @@ export class Vm {
     this.track = new Uint16Array(buf, o16.track, c.trackDepth);
     this.vars = new Uint8Array(buf, o8.vars, c.varBytes);
     this.ev = new Uint8Array(buf, o8.ev, EVENT_DATA_BYTES);
+    this.evView = new DataView(buf, o8.ev, EVENT_DATA_BYTES);
     this.qData = new Uint8Array(buf, o8.qData, cap * EVENT_DATA_BYTES);
 
     const sh = sharedOf(c);
@@ -496,12 +499,8 @@ export class Vm {
 
   /** Store a scalar as the current occurrence's data. */
   private setScalar(v: number): void {
-    const ev = this.ev;
-    ev[0] = v;
-    ev[1] = v >> 8;
-    ev[2] = v >> 16;
-    ev[3] = v >> 24;
-    if (this.evDirty > 4) ev.fill(0, 4, this.evDirty);
+    this.evView.setInt32(0, v, true);
+    if (this.evDirty > 4) this.ev.fill(0, 4, this.evDirty);
     this.evDirty = 4;
   }
 
@@ -620,13 +619,7 @@ export class Vm {
       const q = this.q, h = this.qHead, h4 = h * 4;
       const id = q[h4], aux = q[h4 + 1], len = q[h4 + 2];
       if (len < 0) {
-        const v = q[h4 + 3];
-        ev[0] = v;
-        ev[1] = v >> 8;
-        ev[2] = v >> 16;
-        ev[3] = v >> 24;
-        if (this.evDirty > 4) ev.fill(0, 4, this.evDirty);
-        this.evDirty = 4;
+        this.setScalar(q[h4 + 3]);
       } else {
         const qd = this.qData, base = h * EVENT_DATA_BYTES;
         for (let k = 0; k < len; k++) ev[k] = qd[base + k];
