@@ -214,6 +214,8 @@ export class Vm {
   private readonly ev: Uint8Array;
   /** `ev` as a DataView (scalar data is stored with one little-endian 32-bit write). */
   private readonly evView: DataView;
+  /** `vars` as a DataView: 32-bit variables are read and written with one little-endian access. */
+  private readonly varsView: DataView;
   /** Bytes of `ev` that may be non-zero. */
   private evDirty = 0;
   private readonly limit: number;
@@ -279,6 +281,7 @@ export class Vm {
     this.vars = new Uint8Array(buf, o8.vars, c.varBytes);
     this.ev = new Uint8Array(buf, o8.ev, EVENT_DATA_BYTES);
     this.evView = new DataView(buf, o8.ev, EVENT_DATA_BYTES);
+    this.varsView = new DataView(buf, o8.vars, c.varBytes);
     this.qData = new Uint8Array(buf, o8.qData, cap * EVENT_DATA_BYTES);
 
     const sh = sharedOf(c);
@@ -602,7 +605,7 @@ export class Vm {
    */
   private run(startPc: number, chain = 1): number {
     const code = this.code, vars = this.vars, slots = this.slots, stk = this.stack, track = this.track, ev = this.ev;
-    const host = this.host;
+    const host = this.host, varsDv = this.varsView;
     const f32 = F32, i32 = I32;
     const trackCap = track.length;
     const limit = this.limit;
@@ -964,7 +967,7 @@ export class Vm {
         }
         case Op.ld_32: {
           const a = code[pc + 1];
-          stk[sp++] = vars[a] | (vars[a + 1] << 8) | (vars[a + 2] << 16) | (vars[a + 3] << 24);
+          stk[sp++] = varsDv.getInt32(a, true);
           pc += 2;
           continue;
         }
@@ -990,7 +993,7 @@ export class Vm {
         }
         case Op.ldw_32: {
           const a = code[pc + 1] | (code[pc + 2] << 8);
-          stk[sp++] = vars[a] | (vars[a + 1] << 8) | (vars[a + 2] << 16) | (vars[a + 3] << 24);
+          stk[sp++] = varsDv.getInt32(a, true);
           pc += 3;
           continue;
         }
@@ -1007,10 +1010,7 @@ export class Vm {
         }
         case Op.st_32: {
           const a = code[pc + 1], v = stk[--sp];
-          vars[a] = v;
-          vars[a + 1] = v >> 8;
-          vars[a + 2] = v >> 16;
-          vars[a + 3] = v >> 24;
+          varsDv.setInt32(a, v, true);
           pc += 2;
           continue;
         }
@@ -1026,11 +1026,8 @@ export class Vm {
           continue;
         }
         case Op.stw_32: {
-          const a = code[pc + 1] | (code[pc + 2] << 8), v = stk[--sp];
-          vars[a] = v;
-          vars[a + 1] = v >> 8;
-          vars[a + 2] = v >> 16;
-          vars[a + 3] = v >> 24;
+          const a = code[pc + 1] | (code[pc + 2] << 8);
+          varsDv.setInt32(a, stk[--sp], true);
           pc += 3;
           continue;
         }
@@ -1173,11 +1170,7 @@ export class Vm {
         }
         case Op.inc_32: {
           const a = code[pc + 1];
-          const v = (vars[a] | (vars[a + 1] << 8) | (vars[a + 2] << 16) | (vars[a + 3] << 24)) + 1;
-          vars[a] = v;
-          vars[a + 1] = v >> 8;
-          vars[a + 2] = v >> 16;
-          vars[a + 3] = v >> 24;
+          varsDv.setInt32(a, varsDv.getInt32(a, true) + 1, true);
           pc += 2;
           continue;
         }
@@ -1195,11 +1188,7 @@ export class Vm {
         }
         case Op.incw_32: {
           const a = code[pc + 1] | (code[pc + 2] << 8);
-          const v = (vars[a] | (vars[a + 1] << 8) | (vars[a + 2] << 16) | (vars[a + 3] << 24)) + 1;
-          vars[a] = v;
-          vars[a + 1] = v >> 8;
-          vars[a + 2] = v >> 16;
-          vars[a + 3] = v >> 24;
+          varsDv.setInt32(a, varsDv.getInt32(a, true) + 1, true);
           pc += 3;
           continue;
         }
@@ -1217,11 +1206,7 @@ export class Vm {
         }
         case Op.dec_32: {
           const a = code[pc + 1];
-          const v = (vars[a] | (vars[a + 1] << 8) | (vars[a + 2] << 16) | (vars[a + 3] << 24)) - 1;
-          vars[a] = v;
-          vars[a + 1] = v >> 8;
-          vars[a + 2] = v >> 16;
-          vars[a + 3] = v >> 24;
+          varsDv.setInt32(a, varsDv.getInt32(a, true) - 1, true);
           pc += 2;
           continue;
         }
@@ -1239,11 +1224,7 @@ export class Vm {
         }
         case Op.decw_32: {
           const a = code[pc + 1] | (code[pc + 2] << 8);
-          const v = (vars[a] | (vars[a + 1] << 8) | (vars[a + 2] << 16) | (vars[a + 3] << 24)) - 1;
-          vars[a] = v;
-          vars[a + 1] = v >> 8;
-          vars[a + 2] = v >> 16;
-          vars[a + 3] = v >> 24;
+          varsDv.setInt32(a, varsDv.getInt32(a, true) - 1, true);
           pc += 3;
           continue;
         }
