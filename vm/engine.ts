@@ -132,6 +132,8 @@ const F32 = new Float32Array(1);
 const I32 = new Int32Array(F32.buffer);
 
 const EMPTY_ARGS = new Int32Array(0);
+/** `Shared.inWake` entry of an input id that wakes no gate. */
+const WAKES_NONE = -1;
 /** `run` start: dequeue one input and wake its gates first. */
 const RUN_INPUT = -2;
 
@@ -144,6 +146,12 @@ interface Shared {
   ievStart: Uint16Array;
   timerGates: Uint8Array;
   asyncGates: Uint8Array;
+  /**
+   * By input id (256 entries), what a dequeued occurrence wakes: the slot of
+   * its input's only gate (>= 0), WAKES_NONE (unknown id or no gate), or
+   * -2 - ti when input table entry ti lists several gates.
+   */
+  inWake: Int32Array;
   /** Call argument scratch by argument count (one VM runs at a time; hosts copy what they keep). */
   argBufs: Int32Array[];
   /** pc of each outr -> its index among the capsule's outr instructions (-1 elsewhere). */
@@ -171,6 +179,13 @@ function sharedOf(c: VerifiedCapsule): Shared {
   };
   const [inGates, inStart] = flatten(c.inputs.map((i) => i.gates));
   const [ievGates, ievStart] = flatten(c.internals);
+  const inWake = new Int32Array(256).fill(WAKES_NONE);
+  c.inputIndex.forEach((ti, id) => {
+    if (ti < 0) return;
+    const gates = c.inputs[ti].gates;
+    if (gates.length === 1) inWake[id] = gates[0];
+    else if (gates.length > 1) inWake[id] = -2 - ti;
+  });
   const argBufs: Int32Array[] = [];
   const outrIndex = new Int16Array(c.code.length).fill(-1);
   const outrRanges: [number, number][] = [];
@@ -186,7 +201,7 @@ function sharedOf(c: VerifiedCapsule): Shared {
       outrRanges.push([code[pc + 2] | (code[pc + 3] << 8), code[pc + 4]]);
     }
   }
-  sh = { inGates, inStart, ievGates, ievStart, timerGates: Uint8Array.from(c.timers), asyncGates: Uint8Array.from(c.asyncs), argBufs, outrIndex, outrRanges };
+  sh = { inGates, inStart, ievGates, ievStart, timerGates: Uint8Array.from(c.timers), asyncGates: Uint8Array.from(c.asyncs), inWake, argBufs, outrIndex, outrRanges };
   shared.set(c, sh);
   return sh;
 }
@@ -223,7 +238,7 @@ export class Vm {
   // gate lists, flattened: list k is gates[start[k] .. start[k+1])
   private readonly inGates: Uint8Array;
   private readonly inStart: Uint16Array;
-  private readonly inputIndex: Int16Array;
+  private readonly inWake: Int32Array;
   private readonly ievGates: Uint8Array;
   private readonly ievStart: Uint16Array;
   private readonly timerGates: Uint8Array;
@@ -294,7 +309,7 @@ export class Vm {
     this.argBufs = sh.argBufs;
     this.outrIndex = sh.outrIndex;
     this.outrViews = sh.outrRanges.map(([a, n]) => this.vars.subarray(a, a + n));
-    this.inputIndex = c.inputIndex;
+    this.inWake = sh.inWake;
     this.errorInput = c.errorInput;
   }
 
@@ -509,17 +524,25 @@ export class Vm {
 
   /** Push every active gate of input table `ti` matching `aux`, last gate first. */
   private wakeGates(ti: number, aux: number): void {
-    const s = this.slots, g = this.inGates, track = this.track;
+    const g = this.inGates;
     let tp = this.tp;
-    for (let k = this.inStart[ti + 1] - 1, lo = this.inStart[ti]; k >= lo; k--) {
-      const x = g[k];
-      const v = s[x];
-      if (v !== 0 && ((v & GATE_FILTERED) === 0 || s[x + 1] === aux)) {
-        track[tp++] = v & ~GATE_FILTERED;
-        s[x] = 0;
-      }
-    }
+    for (let k = this.inStart[ti + 1] - 1, lo = this.inStart[ti]; k >= lo; k--) tp = this.wakeGate(g[k], aux, tp);
     this.tp = tp;
+  }
+
+  /**
+   * Wake input gate slot `x` if it is active and, when filtered, awaits
+   * selector `aux`: push its pc on the track stack (whose pointer is `tp`).
+   * @returns the new track-stack pointer.
+   */
+  private wakeGate(x: number, aux: number, tp: number): number {
+    const s = this.slots;
+    const v = s[x];
+    if (v !== 0 && ((v & GATE_FILTERED) === 0 || s[x + 1] === aux)) {
+      this.track[tp++] = v & ~GATE_FILTERED;
+      s[x] = 0;
+    }
+    return tp;
   }
 
   /** Push every timer gate due now (last gate first); false when none is due. */
@@ -631,17 +654,12 @@ export class Vm {
       }
       this.qHead = h + 1 === this.qCap ? 0 : h + 1;
       this.qCount--;
-      const ti = id >>> 0 < 256 ? this.inputIndex[id] : -1;
-      if (ti >= 0) {
-        const g = this.inGates, start = this.inStart;
-        for (let k = start[ti + 1] - 1, lo = start[ti]; k >= lo; k--) {
-          const x = g[k];
-          const v = slots[x];
-          if (v !== 0 && ((v & GATE_FILTERED) === 0 || slots[x + 1] === aux)) {
-            track[tp++] = v & ~GATE_FILTERED;
-            slots[x] = 0;
-          }
-        }
+      const w = id >>> 0 < 256 ? this.inWake[id] : WAKES_NONE;
+      if (w >= 0) tp = this.wakeGate(w, aux, tp);
+      else if (w !== WAKES_NONE) {
+        this.tp = tp;
+        this.wakeGates(-2 - w, aux);
+        tp = this.tp;
       }
     }
     if (pc < 0) {
