@@ -536,13 +536,22 @@ export class Vm {
    * @returns the new track-stack pointer.
    */
   private wakeGate(x: number, aux: number, tp: number): number {
+    const pc = this.takeGate(x, aux);
+    if (pc >= 0) this.track[tp++] = pc;
+    return tp;
+  }
+
+  /**
+   * Wake input gate slot `x` if it is active and, when filtered, awaits
+   * selector `aux`: clear it.
+   * @returns the pc its trail resumes at, or -1 when it does not wake.
+   */
+  private takeGate(x: number, aux: number): number {
     const s = this.slots;
     const v = s[x];
-    if (v !== 0 && ((v & GATE_FILTERED) === 0 || s[x + 1] === aux)) {
-      this.track[tp++] = v & ~GATE_FILTERED;
-      s[x] = 0;
-    }
-    return tp;
+    if (v === 0 || ((v & GATE_FILTERED) !== 0 && s[x + 1] !== aux)) return -1;
+    s[x] = 0;
+    return v & ~GATE_FILTERED;
   }
 
   /** Push every timer gate due now (last gate first); false when none is due. */
@@ -655,7 +664,8 @@ export class Vm {
       this.qHead = h + 1 === this.qCap ? 0 : h + 1;
       this.qCount--;
       const w = id >>> 0 < 256 ? this.inWake[id] : WAKES_NONE;
-      if (w >= 0) tp = this.wakeGate(w, aux, tp);
+      // an only gate's trail runs at once: what pushing it on the (empty) track stack and popping it would do
+      if (w >= 0) pc = this.takeGate(w, aux);
       else if (w !== WAKES_NONE) {
         this.tp = tp;
         this.wakeGates(-2 - w, aux);
