@@ -136,6 +136,17 @@ const EMPTY_ARGS = new Int32Array(0);
 const WAKES_NONE = -1;
 /** `run` start: dequeue one input and wake its gates first. */
 const RUN_INPUT = -2;
+/** Id field of a queue entry whose input id is outside 0..255 (`Shared.inWake` has WAKES_NONE there). */
+const NO_INPUT = 256;
+
+/**
+ * The first cell of a queue entry: bits 0-8 the input id (NO_INPUT when it
+ * is not 0..255), bits 9-16 the selector, bits 17-23 the data length + 1
+ * (0: a scalar, whose value is the entry's second cell).
+ */
+function queueHead(id: number, aux: number, len: number): number {
+  return (id >>> 0 < 256 ? id & 0xff : NO_INPUT) | ((aux & 0xff) << 9) | ((len + 1) << 17);
+}
 
 /** What every VM of one capsule shares (derived from the capsule once; read-only but for the call scratch). */
 interface Shared {
@@ -147,9 +158,10 @@ interface Shared {
   timerGates: Uint8Array;
   asyncGates: Uint8Array;
   /**
-   * By input id (256 entries), what a dequeued occurrence wakes: the slot of
-   * its input's only gate (>= 0), WAKES_NONE (unknown id or no gate), or
-   * -2 - ti when input table entry ti lists several gates.
+   * By input id (257 entries: 0..255 and NO_INPUT), what a dequeued
+   * occurrence wakes: the slot of its input's only gate (>= 0), WAKES_NONE
+   * (unknown id or no gate), or -2 - ti when input table entry ti lists
+   * several gates.
    */
   inWake: Int32Array;
   /** Call argument scratch by argument count (one VM runs at a time; hosts copy what they keep). */
@@ -179,7 +191,7 @@ function sharedOf(c: VerifiedCapsule): Shared {
   };
   const [inGates, inStart] = flatten(c.inputs.map((i) => i.gates));
   const [ievGates, ievStart] = flatten(c.internals);
-  const inWake = new Int32Array(256).fill(WAKES_NONE);
+  const inWake = new Int32Array(NO_INPUT + 1).fill(WAKES_NONE);
   c.inputIndex.forEach((ti, id) => {
     if (ti < 0) return;
     const gates = c.inputs[ti].gates;
@@ -247,7 +259,7 @@ export class Vm {
 
   // input queue (ring)
   private readonly qCap: number;
-  /** Per entry, 4 cells: id, aux, data length (-1: scalar), scalar value. */
+  /** Per entry, 2 cells: its `queueHead`, and the scalar value. */
   private readonly q: Int32Array;
   private readonly qData: Uint8Array;
   private qHead = 0;
@@ -281,7 +293,7 @@ export class Vm {
     this.qCap = cap;
     // All mutable state in one buffer (32-bit parts first, then 16-bit, then bytes): one allocation, good locality.
     const cells = Math.max(c.stackCells, 1);
-    const o32 = { stack: 0, q: 4 * cells, err: 4 * cells + 16 * cap };
+    const o32 = { stack: 0, q: 4 * cells, err: 4 * cells + 8 * cap };
     const o16 = { slots: o32.err + 4 * ERROR_QUEUE_CAPACITY, track: 0 };
     o16.track = o16.slots + 2 * c.slots;
     const o8 = { vars: o16.track + 2 * c.trackDepth, ev: 0, qData: 0 };
@@ -289,7 +301,7 @@ export class Vm {
     o8.qData = o8.ev + EVENT_DATA_BYTES;
     const buf = new ArrayBuffer(o8.qData + cap * EVENT_DATA_BYTES);
     this.stack = new Int32Array(buf, o32.stack, cells);
-    this.q = new Int32Array(buf, o32.q, cap * 4);
+    this.q = new Int32Array(buf, o32.q, cap * 2);
     this.errCodes = new Int32Array(buf, o32.err, ERROR_QUEUE_CAPACITY);
     this.slots = new Uint16Array(buf, o16.slots, c.slots);
     this.track = new Uint16Array(buf, o16.track, c.trackDepth);
@@ -358,18 +370,15 @@ export class Vm {
     }
     let i = this.qHead + this.qCount;
     if (i >= this.qCap) i -= this.qCap;
-    const q4 = this.q;
-    q4[i * 4] = id;
-    q4[i * 4 + 1] = aux & 0xff;
     if (typeof data === "number") {
-      q4[i * 4 + 2] = -1;
-      q4[i * 4 + 3] = data;
+      this.q[i * 2] = queueHead(id, aux, -1);
+      this.q[i * 2 + 1] = data;
     } else {
       const n = data.length < EVENT_DATA_BYTES ? data.length : EVENT_DATA_BYTES;
       const base = i * EVENT_DATA_BYTES;
       const q = this.qData;
       for (let k = 0; k < n; k++) q[base + k] = data[k];
-      q4[i * 4 + 2] = n;
+      this.q[i * 2] = queueHead(id, aux, n);
     }
     this.qCount++;
     return true;
@@ -651,10 +660,10 @@ export class Vm {
     for (;;) {
     if (pc === RUN_INPUT) {
       // Dequeue one input occurrence, make it the event data, wake its gates (inline: the hot path).
-      const q = this.q, h = this.qHead, h4 = h * 4;
-      const id = q[h4], aux = q[h4 + 1], len = q[h4 + 2];
+      const q = this.q, h = this.qHead;
+      const head = q[h * 2], aux = (head >>> 9) & 0xff, len = (head >>> 17) - 1;
       if (len < 0) {
-        this.setScalar(q[h4 + 3]);
+        this.setScalar(q[h * 2 + 1]);
       } else {
         const qd = this.qData, base = h * EVENT_DATA_BYTES;
         for (let k = 0; k < len; k++) ev[k] = qd[base + k];
@@ -663,7 +672,7 @@ export class Vm {
       }
       this.qHead = h + 1 === this.qCap ? 0 : h + 1;
       this.qCount--;
-      const w = id >>> 0 < 256 ? this.inWake[id] : WAKES_NONE;
+      const w = this.inWake[head & 0x1ff];
       // an only gate's trail runs at once: what pushing it on the (empty) track stack and popping it would do
       if (w >= 0) pc = this.takeGate(w, aux);
       else if (w !== WAKES_NONE) {
