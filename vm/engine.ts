@@ -650,6 +650,8 @@ export class Vm {
     const f32 = F32, i32 = I32;
     const trackCap = track.length;
     const limit = this.limit;
+    // without a limit, `n` is never compared (a comparison with a tagged Infinity on every jump costs)
+    const watchdog = limit !== Infinity;
     const now32 = this.now >>> 0;
     let tp = this.tp;
     let sp = 0;
@@ -697,34 +699,34 @@ export class Vm {
           break;
         case Op.jmp:
           pc = pc + 2 + ((code[pc + 1] << 24) >> 24);
-          if (n > limit) break;
+          if (watchdog && n > limit) break;
           continue;
         case Op.jmpw:
           pc = code[pc + 1] | (code[pc + 2] << 8);
-          if (n > limit) break;
+          if (watchdog && n > limit) break;
           continue;
         case Op.jz:
           if (stk[--sp] === 0) {
             pc = pc + 2 + ((code[pc + 1] << 24) >> 24);
-            if (n > limit) break;
+            if (watchdog && n > limit) break;
           } else pc += 2;
           continue;
         case Op.jzw:
           if (stk[--sp] === 0) {
             pc = code[pc + 1] | (code[pc + 2] << 8);
-            if (n > limit) break;
+            if (watchdog && n > limit) break;
           } else pc += 3;
           continue;
         case Op.jnz:
           if (stk[--sp] !== 0) {
             pc = pc + 2 + ((code[pc + 1] << 24) >> 24);
-            if (n > limit) break;
+            if (watchdog && n > limit) break;
           } else pc += 2;
           continue;
         case Op.jnzw:
           if (stk[--sp] !== 0) {
             pc = code[pc + 1] | (code[pc + 2] << 8);
-            if (n > limit) break;
+            if (watchdog && n > limit) break;
           } else pc += 3;
           continue;
         case Op.spawn:
@@ -1529,7 +1531,7 @@ export class Vm {
           break;
       }
       // The trail halted: run the next pending track, if any.
-      if (n > limit && !this._halted) {
+      if (watchdog && n > limit && !this._halted) {
         this.faultAt(ERR_WATCHDOG, pc, `reaction exceeded the limit of ${limit} instructions`);
         tp = 0;
       }
