@@ -132,20 +132,34 @@ const F32 = new Float32Array(1);
 const I32 = new Int32Array(F32.buffer);
 
 const EMPTY_ARGS = new Int32Array(0);
-/** `Shared.inWake` entry of an input id that wakes no gate. */
-const WAKES_NONE = -1;
-/** `run` start: dequeue one input and wake its gates first. */
-const RUN_INPUT = -2;
-/** Id field of a queue entry whose input id is outside 0..255 (`Shared.inWake` has WAKES_NONE there). */
-const NO_INPUT = 256;
+/**
+ * The constants of the hot paths, as a same-file enum so that esbuild
+ * inlines them: a module-level `const` becomes a `var` in the bundle, loaded
+ * from the module context and type-checked at every use.
+ */
+enum K {
+  /** `Shared.inWake` entry of an input id that wakes no gate. */
+  WAKES_NONE = -1,
+  /** `run` start: dequeue one input and wake its gates first. */
+  RUN_INPUT = -2,
+  /** Id field of a queue entry whose input id is outside 0..255 (`Shared.inWake` has WAKES_NONE there). */
+  NO_INPUT = 256,
+  /** vm/isa.ts GATE_FILTERED (checked when this module loads). */
+  GATE_FILTERED = 0x8000,
+  /** vm/isa.ts EVENT_DATA_BYTES (checked when this module loads). */
+  EVENT_DATA_BYTES = 64,
+}
+if (K.GATE_FILTERED !== GATE_FILTERED || K.EVENT_DATA_BYTES !== EVENT_DATA_BYTES) {
+  throw new Error("vm/engine.ts: GATE_FILTERED or EVENT_DATA_BYTES is stale (see isa.ts)");
+}
 
 /**
- * The first cell of a queue entry: bits 0-8 the input id (NO_INPUT when it
+ * The first cell of a queue entry: bits 0-8 the input id (K.NO_INPUT when it
  * is not 0..255), bits 9-16 the selector, bits 17-23 the data length + 1
  * (0: a scalar, whose value is the entry's second cell).
  */
 function queueHead(id: number, aux: number, len: number): number {
-  return (id >>> 0 < 256 ? id & 0xff : NO_INPUT) | ((aux & 0xff) << 9) | ((len + 1) << 17);
+  return (id >>> 0 < 256 ? id & 0xff : K.NO_INPUT) | ((aux & 0xff) << 9) | ((len + 1) << 17);
 }
 
 /** What every VM of one capsule shares (derived from the capsule once; read-only but for the call scratch). */
@@ -158,8 +172,8 @@ interface Shared {
   timerGates: Uint8Array;
   asyncGates: Uint8Array;
   /**
-   * By input id (257 entries: 0..255 and NO_INPUT), what a dequeued
-   * occurrence wakes: the slot of its input's only gate (>= 0), WAKES_NONE
+   * By input id (257 entries: 0..255 and K.NO_INPUT), what a dequeued
+   * occurrence wakes: the slot of its input's only gate (>= 0), K.WAKES_NONE
    * (unknown id or no gate), or -2 - ti when input table entry ti lists
    * several gates.
    */
@@ -191,7 +205,7 @@ function sharedOf(c: VerifiedCapsule): Shared {
   };
   const [inGates, inStart] = flatten(c.inputs.map((i) => i.gates));
   const [ievGates, ievStart] = flatten(c.internals);
-  const inWake = new Int32Array(NO_INPUT + 1).fill(WAKES_NONE);
+  const inWake = new Int32Array(K.NO_INPUT + 1).fill(K.WAKES_NONE);
   c.inputIndex.forEach((ti, id) => {
     if (ti < 0) return;
     const gates = c.inputs[ti].gates;
@@ -298,18 +312,18 @@ export class Vm {
     o16.track = o16.slots + 2 * c.slots;
     const o8 = { vars: o16.track + 2 * c.trackDepth, ev: 0, qData: 0 };
     o8.ev = o8.vars + c.varBytes;
-    o8.qData = o8.ev + EVENT_DATA_BYTES;
-    const buf = new ArrayBuffer(o8.qData + cap * EVENT_DATA_BYTES);
+    o8.qData = o8.ev + K.EVENT_DATA_BYTES;
+    const buf = new ArrayBuffer(o8.qData + cap * K.EVENT_DATA_BYTES);
     this.stack = new Int32Array(buf, o32.stack, cells);
     this.q = new Int32Array(buf, o32.q, cap * 2);
     this.errCodes = new Int32Array(buf, o32.err, ERROR_QUEUE_CAPACITY);
     this.slots = new Uint16Array(buf, o16.slots, c.slots);
     this.track = new Uint16Array(buf, o16.track, c.trackDepth);
     this.vars = new Uint8Array(buf, o8.vars, c.varBytes);
-    this.ev = new Uint8Array(buf, o8.ev, EVENT_DATA_BYTES);
-    this.evView = new DataView(buf, o8.ev, EVENT_DATA_BYTES);
+    this.ev = new Uint8Array(buf, o8.ev, K.EVENT_DATA_BYTES);
+    this.evView = new DataView(buf, o8.ev, K.EVENT_DATA_BYTES);
     this.varsView = new DataView(buf, o8.vars, c.varBytes);
-    this.qData = new Uint8Array(buf, o8.qData, cap * EVENT_DATA_BYTES);
+    this.qData = new Uint8Array(buf, o8.qData, cap * K.EVENT_DATA_BYTES);
 
     const sh = sharedOf(c);
     this.inGates = sh.inGates;
@@ -374,8 +388,8 @@ export class Vm {
       this.q[i * 2] = queueHead(id, aux, -1);
       this.q[i * 2 + 1] = data;
     } else {
-      const n = data.length < EVENT_DATA_BYTES ? data.length : EVENT_DATA_BYTES;
-      const base = i * EVENT_DATA_BYTES;
+      const n = data.length < K.EVENT_DATA_BYTES ? data.length : K.EVENT_DATA_BYTES;
+      const base = i * K.EVENT_DATA_BYTES;
       const q = this.qData;
       for (let k = 0; k < n; k++) q[base + k] = data[k];
       this.q[i * 2] = queueHead(id, aux, n);
@@ -404,7 +418,7 @@ export class Vm {
       if (this.timerGates.length !== 0 && this.wakeTimers()) {
         this.run(-1);
       } else if (this.qCount !== 0) {
-        this.run(RUN_INPUT);
+        this.run(K.RUN_INPUT);
       } else if (!this.asyncSlice()) {
         return false;
       }
@@ -435,7 +449,7 @@ export class Vm {
         if (this.timerGates.length !== 0 && this.wakeTimers()) {
           this.run(-1);
         } else if (this.qCount !== 0) {
-          k += this.run(RUN_INPUT, maxReactions - k) - 1;
+          k += this.run(K.RUN_INPUT, maxReactions - k) - 1;
         } else if (!this.asyncSlice()) {
           break;
         }
@@ -558,9 +572,9 @@ export class Vm {
   private takeGate(x: number, aux: number): number {
     const s = this.slots;
     const v = s[x];
-    if (v === 0 || ((v & GATE_FILTERED) !== 0 && s[x + 1] !== aux)) return -1;
+    if (v === 0 || ((v & K.GATE_FILTERED) !== 0 && s[x + 1] !== aux)) return -1;
     s[x] = 0;
-    return v & ~GATE_FILTERED;
+    return v & ~K.GATE_FILTERED;
   }
 
   /** Push every timer gate due now (last gate first); false when none is due. */
@@ -637,7 +651,7 @@ export class Vm {
    * negative) from the top of the track stack. One reaction.
    */
   /**
-   * Run reactions: the first from `startPc` (RUN_INPUT: the next queued
+   * Run reactions: the first from `startPc` (K.RUN_INPUT: the next queued
    * input; negative: the track stack), then, while `chain` allows, one per
    * further queued input, without leaving the dispatch loop. Chaining stops
    * when the queue is empty, an error was raised (its ERROR reaction comes
@@ -660,14 +674,14 @@ export class Vm {
     let done = 0;
     let dueNow = false;
     for (;;) {
-    if (pc === RUN_INPUT) {
+    if (pc === K.RUN_INPUT) {
       // Dequeue one input occurrence, make it the event data, wake its gates (inline: the hot path).
       const q = this.q, h = this.qHead;
       const head = q[h * 2], aux = (head >>> 9) & 0xff, len = (head >>> 17) - 1;
       if (len < 0) {
         this.setScalar(q[h * 2 + 1]);
       } else {
-        const qd = this.qData, base = h * EVENT_DATA_BYTES;
+        const qd = this.qData, base = h * K.EVENT_DATA_BYTES;
         for (let k = 0; k < len; k++) ev[k] = qd[base + k];
         if (this.evDirty > len) ev.fill(0, len, this.evDirty);
         this.evDirty = len;
@@ -677,7 +691,7 @@ export class Vm {
       const w = this.inWake[head & 0x1ff];
       // an only gate's trail runs at once: what pushing it on the (empty) track stack and popping it would do
       if (w >= 0) pc = this.takeGate(w, aux);
-      else if (w !== WAKES_NONE) {
+      else if (w !== K.WAKES_NONE) {
         this.tp = tp;
         this.wakeGates(-2 - w, aux);
         tp = this.tp;
@@ -834,13 +848,13 @@ export class Vm {
           break;
         case Op.awaitx: {
           const s = code[pc + 1];
-          slots[s] = (pc + 2) | GATE_FILTERED;
+          slots[s] = (pc + 2) | K.GATE_FILTERED;
           slots[s + 1] = stk[--sp] & 0xff;
           break;
         }
         case Op.awaitk: {
           const s = code[pc + 1];
-          slots[s] = (pc + 3) | GATE_FILTERED;
+          slots[s] = (pc + 3) | K.GATE_FILTERED;
           slots[s + 1] = code[pc + 2];
           break;
         }
@@ -1550,7 +1564,7 @@ export class Vm {
     this.tp = tp;
     if (done >= chain || this.qCount === 0 || this.errCount !== 0 || dueNow || this._halted) break;
     n = 0;
-    pc = RUN_INPUT;
+    pc = K.RUN_INPUT;
     }
     return done;
   }
