@@ -11,6 +11,7 @@
  * static struct, instructions are decoded into one static record, and the
  * sweeps over the code share one decoder.
  */
+#include <limits.h>
 #include "tvm.h"
 #if TVM_SHA256
 #include "sha256.h"
@@ -56,6 +57,20 @@ static struct {
 #define MEM_COUNT (D.c[6] >> 3)
 
 #define IS_TARGET(k) ((k) == TVM_K_REL8 || (k) == TVM_K_ABS16)
+
+/* Sums of header fields, in 16 bits on the small MCUs (no 32-bit arithmetic on AVR and MSP430):
+ * a capsule is at most TVM_MEM_BYTES long, so a sum that saturates at 0xffff exceeds any length
+ * when the block is below 32 KB; larger blocks take 32 bits, where no sum can overflow. */
+#if TVM_MEM_BYTES > 32767 || UINT_MAX > 0xffff
+typedef uint32_t vsum_t;
+#define add_sat(a, b) ((vsum_t)(a) + (b))
+#else
+typedef uint16_t vsum_t;
+static vsum_t add_sat(vsum_t a, uint16_t b) {
+  vsum_t s = (vsum_t)(a + b);
+  return s < a ? (vsum_t)-1 : s;
+}
+#endif
 
 /* The capsule being verified. */
 static struct {
@@ -192,8 +207,8 @@ TVM_NOINLINE static uint8_t check_list(const uint8_t *list, uint8_t want, uint8_
 uint8_t tvm_load(tvm_off_t len) {
   uint8_t *m = tvm_mem;
   uint16_t code_bytes, var_bytes, entry, pc, cursor, clen, pushers = 0;
-  uint32_t expected, unsigned_end;
-  tvm_off_t at, bad;
+  vsum_t expected, at;
+  tvm_off_t bad, unsigned_end;
   uint8_t nslots, ninputs, ninternals, i, r, x;
   const uint8_t *inputs, *timers, *internals, *asyncs, *t;
   int16_t error_input = -1;
@@ -204,10 +219,11 @@ uint8_t tvm_load(tvm_off_t len) {
   if (m[0] != 0x54 || m[1] != 0x43) REJECT(TVM_E_MAGIC, 0);
   if (m[2] != TVM_CAPSULE_FORMAT) REJECT(TVM_E_FORMAT, 2);
   code_bytes = rd16(m + 12);
-  unsigned_end = (uint32_t)TVM_HEADER_BYTES + rd16(m + 22) + code_bytes;
-  expected = unsigned_end + ((m[3] & TVM_FLAG_SIGNED) ? TVM_TRAILER_BYTES : 0);
+  expected = add_sat(add_sat(TVM_HEADER_BYTES, rd16(m + 22)), code_bytes);
+  unsigned_end = (tvm_off_t)expected;
+  if (m[3] & TVM_FLAG_SIGNED) expected = add_sat(expected, TVM_TRAILER_BYTES);
   if (len != expected) REJECT(len < expected ? TVM_E_TRUNCATED : TVM_E_LENGTH, len < expected ? len : (tvm_off_t)expected);
-  /* the capsule is len bytes: its parts' offsets fit tvm_off_t from here on */
+  /* the capsule is len bytes (no sum saturated): its parts' offsets fit tvm_off_t from here on */
   V.tend = (tvm_off_t)(unsigned_end - code_bytes);
   if (code_bytes > TVM_MAX_CODE_BYTES) REJECT(TVM_E_CODE_SIZE, H_CODE_BYTES);
   /* a signature trailer: its algorithm is checked here, the signature by the caller (dissemination) */
@@ -215,7 +231,7 @@ uint8_t tvm_load(tvm_off_t len) {
 #if TVM_SHA256
   {
     uint8_t h[32];
-    tvm_sha256(m + TVM_HEADER_BYTES, unsigned_end - TVM_HEADER_BYTES, h);
+    tvm_sha256(m + TVM_HEADER_BYTES, (uint32_t)unsigned_end - TVM_HEADER_BYTES, h);
     if (memcmp(h, m + 24, 32) != 0) REJECT(TVM_E_HASH, 24);
   }
 #endif
@@ -250,18 +266,18 @@ uint8_t tvm_load(tvm_off_t len) {
   if (m[3] & TVM_FLAG_FLOAT) REJECT(TVM_E_FLOAT, H_FLAGS);
 #endif
 
-  /* scratch space after the capsule */
+  /* scratch space after the capsule (at <= TVM_MEM_BYTES + 3; need < 46000 as clen <= 32767) */
   {
-    uint16_t bm = (uint16_t)((clen + 8) / 8);
-    at = (tvm_off_t)((unsigned_end + 3) & ~(uint32_t)3);
-    if ((uint32_t)at + 3u * bm + clen + 256 + 32 > TVM_MEM_BYTES) REJECT(TVM_E_MEMORY, 0);
+    uint16_t bm = (uint16_t)((clen + 8) / 8), need = (uint16_t)(3u * bm + clen + 256 + 32);
+    at = (vsum_t)((unsigned_end + 3u) & ~3u);
+    if (add_sat(at, need) > TVM_MEM_BYTES) REJECT(TVM_E_MEMORY, 0);
     V.starts = m + at;
     V.known = V.starts + bm;
     V.pending = V.known + bm;
     V.depth = V.pending + bm;
     V.role = V.depth + clen;
     V.ids = V.role + 256;
-    memset(V.starts, 0, (size_t)(3u * bm + clen + 256 + 32));
+    memset(V.starts, 0, need);
   }
 
   /* 2. linear sweep */
@@ -398,10 +414,12 @@ uint8_t tvm_load(tvm_off_t len) {
     if (m[18] < bound + widest) REJECT(TVM_E_TRACK, H_TRACK);
   }
 
-  /* ---- lay out the script's state after the capsule: eval stack, slots, track stack, variables */
+  /* ---- lay out the script's state after the capsule: eval stack, slots, track stack, variables
+   * (at <= TVM_MEM_BYTES from the scratch check: the sum before the variables fits vsum_t) */
   {
     uint8_t cells = m[17] ? m[17] : 1;
-    if ((uint32_t)at + 4u * cells + 2u * nslots + 2u * m[18] + var_bytes > TVM_MEM_BYTES) REJECT(TVM_E_MEMORY, 0);
+    vsum_t fixed = (vsum_t)(at + 4u * cells + 2u * nslots + 2u * m[18]);
+    if (add_sat(fixed, var_bytes) > TVM_MEM_BYTES) REJECT(TVM_E_MEMORY, 0);
     tvm.stack = (int32_t *)(void *)(m + at);
     tvm.slots = (uint16_t *)(void *)(m + at + 4u * cells);
     tvm.track = tvm.slots + nslots;
