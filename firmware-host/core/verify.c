@@ -111,11 +111,13 @@ TVM_NOINLINE static uint16_t rd16(const uint8_t *p) {
 /* Decode the instruction at pc into D: 0, TVM_E_OPCODE or TVM_E_TRUNC_INSTR. */
 TVM_NOINLINE static uint8_t decode(uint16_t pc) {
   const uint8_t *code = V.code;
-  uint8_t op = code[pc], cls, i;
+  uint8_t op = code[pc], e, i;
   uint16_t p;
-  cls = op < TVM_OP_LIMIT ? OPCLASS[op] : 0;
-  if (!cls) return TVM_E_OPCODE;
-  for (i = 0; i < 7; i++) D.c[i] = CLASSES[cls - 1][i];
+  e = op < TVM_OP_LIMIT ? OPCLASS[op] : 0;
+  if (!e) return TVM_E_OPCODE;
+  for (i = 0; i < 7; i++) D.c[i] = CLASSES[(e & 63) - 1][i];
+  /* a fixed var-area access width (1, 2 or 4 bytes) is in the opcode's entry */
+  if (e >>= 6) D.c[6] |= (uint8_t)(1u << (e - 1));
   D.nops = D.c[0] & 7;
   D.size = 1;
   for (i = 0; i < 6; i++) {
