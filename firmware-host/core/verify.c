@@ -150,17 +150,6 @@ TVM_NOINLINE static uint8_t first(uint8_t k) {
   return i;
 }
 
-/* Is s a trail entry (entry point, entry operand, pc after an await/emit/killf)? Only decides the error's kind. */
-TVM_NOINLINE static uint8_t is_entry(uint16_t s, uint16_t entry) {
-  uint16_t pc;
-  if (s == entry) return 1;
-  for (pc = 0; pc < V.clen; pc = (uint16_t)(pc + D.size)) {
-    decode(pc);
-    if ((HAS_ENTRY && D.o[first(TVM_K_NONE)] == s) || (RESUMES && pc + D.size == s)) return 1;
-  }
-  return 0;
-}
-
 /* Reach s with depth d; mismatches are for the caller. Returns 1 when s is new. */
 TVM_NOINLINE static uint8_t reach(uint16_t s, uint8_t d, uint16_t *cursor) {
   if (bit(V.known, s, BIT_GET)) return 0;
@@ -169,6 +158,13 @@ TVM_NOINLINE static uint8_t reach(uint16_t s, uint8_t d, uint16_t *cursor) {
   bit(V.pending, s, BIT_SET);
   if (s < *cursor) *cursor = s;
   return 1;
+}
+
+/* A trail entry (entry point, entry operand, pc after an await/emit/killf): depth 0, and marked
+ * in the bitmap of instruction starts, which is free after step 4 (step 7's error kind). */
+TVM_NOINLINE static void trail(uint16_t s, uint16_t *cursor) {
+  bit(V.starts, s, BIT_SET);
+  reach(s, 0, cursor);
 }
 
 /* One table byte (the table parser of vm/capsule.ts): 0 when the tables end here. */
@@ -339,7 +335,8 @@ uint8_t tvm_load(tvm_off_t len) {
 
   /* 5. killf finalizer ranges hold only finalizer (or unused) slots; also: trail entries and track pushers */
   cursor = clen;
-  reach(entry, 0, &cursor);
+  memset(V.starts, 0, (size_t)(V.known - V.starts));
+  trail(entry, &cursor);
   SWEEP {
     decode(pc);
     if (V.code[pc] == TVM_OP_KILLF) {
@@ -350,8 +347,8 @@ uint8_t tvm_load(tvm_off_t len) {
       }
     }
     if (TRACKPUSH) pushers++;
-    if (HAS_ENTRY) reach(D.o[first(TVM_K_NONE)], 0, &cursor);
-    if (RESUMES) reach((uint16_t)(pc + D.size), 0, &cursor);
+    if (HAS_ENTRY) trail(D.o[first(TVM_K_NONE)], &cursor);
+    if (RESUMES) trail((uint16_t)(pc + D.size), &cursor);
   }
 
   /* 6. tables: input ids, then the gate lists */
@@ -401,7 +398,7 @@ uint8_t tvm_load(tvm_off_t len) {
         s = D.o[first(TVM_K_NONE)];
       }
       if (!reach(s, dout, &cursor) && V.depth[s] != dout) {
-        REJECT_PC(is_entry(s, entry) ? TVM_E_STACK_ENTRY : TVM_E_STACK_MISMATCH, s);
+        REJECT_PC(bit(V.starts, s, BIT_GET) ? TVM_E_STACK_ENTRY : TVM_E_STACK_MISMATCH, s);
       }
     }
   }
