@@ -204,12 +204,12 @@ TVM_NOINLINE static uint8_t check_list(const uint8_t *list, uint8_t want, uint8_
 
 uint8_t tvm_load(tvm_off_t len) {
   uint8_t *m = tvm_mem;
-  uint16_t code_bytes, var_bytes, entry, pc, cursor, clen, pushers = 0;
+  uint16_t code_bytes, var_bytes, entry, pc, cursor, clen;
+  uint16_t bound = 0;          /* step 8: track pushers, finalizer slots, internal-event gates */
   vsum_t expected, at;
   tvm_off_t bad, unsigned_end;
-  uint8_t nslots, ninputs, ninternals, i, r, x;
-  const uint8_t *inputs, *timers, *internals, *asyncs, *t;
-  int16_t error_input = -1;
+  uint8_t nslots, ninputs, ninternals, i, r, x, widest;
+  const uint8_t *inputs, *timers, *internals, *asyncs, *t, *error_in = 0;
 
   memset(&tvm, 0, sizeof tvm);
   /* ---- vm/capsule.ts decodeCapsule */
@@ -324,7 +324,10 @@ uint8_t tvm_load(tvm_off_t len) {
         if (prev && (prev != want || !(want == TVM_ROLE_FIN || want == TVM_ROLE_GATE_ASYNC) || (j == s) != (V.role[j] >> 3))) {
           REJECT_PC(TVM_E_ROLE, pc);
         }
-        if (!prev) V.role[j] = (uint8_t)(want | ((j == s) << 3));
+        if (!prev) {
+          V.role[j] = (uint8_t)(want | ((j == s) << 3));
+          if (want == TVM_ROLE_FIN) bound++;
+        }
       }
     }
     if (op == TVM_OP_EMIT && D.o[0] >= ninternals) REJECT_PC(TVM_E_EMIT, pc);
@@ -346,7 +349,7 @@ uint8_t tvm_load(tvm_off_t len) {
         if (rr && rr != TVM_ROLE_FIN) REJECT_PC(TVM_E_KILLF, pc);
       }
     }
-    if (TRACKPUSH) pushers++;
+    if (TRACKPUSH) bound++;
     if (HAS_ENTRY) trail(D.o[first(TVM_K_NONE)], &cursor);
     if (RESUMES) trail((uint16_t)(pc + D.size), &cursor);
   }
@@ -357,20 +360,23 @@ uint8_t tvm_load(tvm_off_t len) {
     for (k = 0; k < 2; k++) {
       uint8_t id = t[k];
       if (id == TVM_NO_EVENT_ID) continue;
-      if (bit(V.ids, id, BIT_GET) || ((id == 0 || id == 1) && error_input != -1 && error_input != i)) {
+      if (bit(V.ids, id, BIT_GET) || ((id == 0 || id == 1) && error_in && error_in != t)) {
         REJECT(TVM_E_INPUT_ID, (tvm_off_t)(t + k - m));
       }
       bit(V.ids, id, BIT_SET);
-      if (id == 0 || id == 1) error_input = i;
+      if (id == 0 || id == 1) error_in = t;
     }
   }
   memset(V.ids, 0, 32);
+  widest = timers[0];
   for (i = 0, t = inputs; i < ninputs; i++, t += 3 + t[2]) {
     if ((r = check_list(t + 2, TVM_ROLE_GATE_INPUT, nslots)) != 0) return r;
+    if (t[2] > widest) widest = t[2];
   }
   if ((r = check_list(timers, TVM_ROLE_GATE_TIMER, nslots)) != 0) return r;
   for (i = 0, t = internals + 1; i < ninternals; i++, t += 1 + t[0]) {
     if ((r = check_list(t, TVM_ROLE_GATE_INT, nslots)) != 0) return r;
+    bound = (uint16_t)(bound + t[0]);
   }
   if ((r = check_list(asyncs, TVM_ROLE_GATE_ASYNC, nslots)) != 0) return r;
 
@@ -403,15 +409,8 @@ uint8_t tvm_load(tvm_off_t len) {
     }
   }
 
-  /* 8. track-stack bound */
-  {
-    uint16_t bound = pushers, j;
-    uint8_t widest = timers[0];
-    for (j = 0; j < nslots; j++) if ((V.role[j] & 7) == TVM_ROLE_FIN) bound++;
-    for (i = 0, t = internals + 1; i < ninternals; i++, t += 1 + t[0]) bound = (uint16_t)(bound + t[0]);
-    for (i = 0, t = inputs; i < ninputs; i++, t += 3 + t[2]) if (t[2] > widest) widest = t[2];
-    if (m[18] < bound + widest) REJECT(TVM_E_TRACK, H_TRACK);
-  }
+  /* 8. track-stack bound (its terms are summed in steps 3, 5 and 6) */
+  if (m[18] < bound + widest) REJECT(TVM_E_TRACK, H_TRACK);
 
   /* ---- lay out the script's state after the capsule: eval stack, slots, track stack, variables
    * (at <= TVM_MEM_BYTES from the scratch check: the sum before the variables fits vsum_t) */
@@ -437,10 +436,7 @@ uint8_t tvm_load(tvm_off_t len) {
   tvm.timers = timers;
   tvm.internals = internals;
   tvm.asyncs = asyncs;
-  if (error_input >= 0) {
-    for (i = 0, t = inputs; i < error_input; i++) t += 3 + t[2];
-    tvm.error_in = t;
-  }
+  tvm.error_in = error_in;
   tvm.last_id = TVM_NO_EVENT_ID;
   tvm.flags = TVM_F_LOADED;
   return TVM_OK;
