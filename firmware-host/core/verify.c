@@ -39,6 +39,7 @@ static struct {
   uint8_t nops;
   uint8_t size;
   uint8_t kind[6];  /* operand kinds, TVM_K_NONE after the last */
+  uint8_t tgt, n8, slot; /* index of the first code target, n8 operand, slot operand (when there is one) */
   uint16_t o[5];    /* operands (low 16 bits); code targets as absolute pcs (a negative rel8 target wraps above any code) */
 } D;
 
@@ -120,10 +121,15 @@ TVM_NOINLINE static uint8_t decode(uint16_t pc) {
   if (e >>= 6) D.c[6] |= (uint8_t)(1u << (e - 1));
   D.nops = D.c[0] & 7;
   D.size = 1;
-  for (i = 0; i < 6; i++) {
+  for (i = 6; i--;) { /* backwards: the first operand of a kind is noted last */
     uint8_t k = (uint8_t)((D.c[2 + (i >> 1)] >> ((i & 1) * 4)) & 15);
     D.kind[i] = k;
-    if (i < D.nops) D.size = (uint8_t)(D.size + KSIZE[k]);
+    if (i < D.nops) {
+      D.size = (uint8_t)(D.size + KSIZE[k]);
+      if (IS_TARGET(k)) D.tgt = i;
+      if (k == TVM_K_N8) D.n8 = i;
+      if (k == TVM_K_SLOT) D.slot = i;
+    }
   }
   if ((uint16_t)(pc + D.size) > V.clen) return TVM_E_TRUNC_INSTR; /* pc < clen <= 32767 */
   p = (uint16_t)(pc + 1);
@@ -139,15 +145,6 @@ TVM_NOINLINE static uint8_t decode(uint16_t pc) {
 
 TVM_NOINLINE static uint8_t is_start(uint16_t t) {
   return t < V.clen && bit(V.starts, t, BIT_GET);
-}
-
-/* Index of the first operand of kind k (or a code target when k is TVM_K_NONE). */
-TVM_NOINLINE static uint8_t first(uint8_t k) {
-  uint8_t i;
-  for (i = 0; i < D.nops; i++) {
-    if (D.kind[i] == k || (k == TVM_K_NONE && IS_TARGET(D.kind[i]))) break;
-  }
-  return i;
 }
 
 /* Reach s with depth d; mismatches are for the caller. Returns 1 when s is new. */
@@ -298,16 +295,13 @@ uint8_t tvm_load(tvm_off_t len) {
       if (IS_TARGET(k) && !is_start(D.o[i])) REJECT_PC(TVM_E_TARGET, pc);
     }
     for (i = 0; i < D.nops; i++) {
-      /* [address, address + bytes) within varBytes, in 16-bit arithmetic: bytes > rest, where a
-       * count of elements of 2^s bytes exceeds the rest when it exceeds rest >> s */
+      /* [address, address + bytes) within varBytes, in 16-bit arithmetic: n elements of 2^s bytes
+       * (n: 1, the count operand or the n8 length; 2^s: the width, 1 when none or the n8 length)
+       * exceed the rest when n > rest >> s */
       uint8_t w = MEM_WIDTH;
-      uint16_t rest;
+      uint16_t n = w == 7 ? D.o[D.n8] : MEM_COUNT ? D.o[MEM_COUNT - 1] : 1;
       if (D.kind[i] != TVM_K_A8 && D.kind[i] != TVM_K_A16) continue;
-      if (D.o[i] > var_bytes) REJECT_PC(TVM_E_VAR, pc);
-      rest = (uint16_t)(var_bytes - D.o[i]);
-      if (!w ? rest < 1 : w == 7 ? D.o[first(TVM_K_N8)] > rest : MEM_COUNT ? D.o[MEM_COUNT - 1] > (rest >> (w >> 1)) : w > rest) {
-        REJECT_PC(TVM_E_VAR, pc);
-      }
+      if (D.o[i] > var_bytes || n > (uint16_t)(var_bytes - D.o[i]) >> (w == 7 ? 0 : w >> 1)) REJECT_PC(TVM_E_VAR, pc);
     }
     if (op == TVM_OP_EVGET && D.o[1] > TVM_EVENT_DATA_BYTES) REJECT_PC(TVM_E_EVGET, pc);
     for (i = 0; i < D.nops; i++) {
@@ -317,7 +311,7 @@ uint8_t tvm_load(tvm_off_t len) {
     if (op == TVM_OP_KILLF && (uint16_t)(D.o[3] + D.o[4]) > nslots) REJECT_PC(TVM_E_SLOT, pc);
     if (SLOT_ROLE) {
       uint8_t want = SLOT_ROLE;
-      uint16_t s = D.o[first(TVM_K_SLOT)], j;
+      uint16_t s = D.o[D.slot], j;
       if (s + SLOT_COUNT > nslots) REJECT_PC(TVM_E_SLOT, pc);
       for (j = s; j < s + SLOT_COUNT; j++) {
         uint8_t prev = V.role[j] & 7;
@@ -350,7 +344,7 @@ uint8_t tvm_load(tvm_off_t len) {
       }
     }
     if (TRACKPUSH) bound++;
-    if (HAS_ENTRY) trail(D.o[first(TVM_K_NONE)], &cursor);
+    if (HAS_ENTRY) trail(D.o[D.tgt], &cursor);
     if (RESUMES) trail((uint16_t)(pc + D.size), &cursor);
   }
 
@@ -389,7 +383,7 @@ uint8_t tvm_load(tvm_off_t len) {
     bit(V.pending, pc, BIT_CLR);
     decode(pc);
     din = V.depth[pc];
-    pops = POPS_N ? (uint8_t)D.o[first(TVM_K_N8)] : POPS;
+    pops = POPS_N ? (uint8_t)D.o[D.n8] : POPS;
     if (din < pops) REJECT_PC(TVM_E_STACK_UNDER, pc);
     if (SYNC && din != pops) REJECT_PC(TVM_E_STACK_SYNC, pc);
     if ((uint16_t)(din - pops) + PUSHES > m[17]) REJECT_PC(TVM_E_STACK_OVER, pc);
@@ -401,7 +395,7 @@ uint8_t tvm_load(tvm_off_t len) {
         s = (uint16_t)(pc + D.size);
       } else {
         if (FLOW != FLOW_JUMP && FLOW != FLOW_BRANCH) continue;
-        s = D.o[first(TVM_K_NONE)];
+        s = D.o[D.tgt];
       }
       if (!reach(s, dout, &cursor) && V.depth[s] != dout) {
         REJECT_PC(bit(V.starts, s, BIT_GET) ? TVM_E_STACK_ENTRY : TVM_E_STACK_MISMATCH, s);
