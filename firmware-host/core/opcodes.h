@@ -193,7 +193,7 @@
  *  [1] pushes | pops << 2 | pops the n8 operand << 4 | pushes a track << 5 | first code target is a trail entry << 6
  *  [2..4] operand kinds, 4 bits each (TVM_K_*), low nibble first, TVM_K_NONE after the last
  *  [5] slot role of the first slot operand (TVM_ROLE_*, 0 none) | slots it uses << 3
- *  [6] var-area access: width 7 (the n8 operand; 0: none or in the opcode's entry) | (index of the element-count operand + 1) << 3
+ *  [6] var-area access: 7 when the n8 operand is the length (else 0: the width is in the opcode's entry) | (index of the element-count operand + 1) << 3
  */
 #define TVM_NCLASSES 57
 #define TVM_CLASS_TABLE { \
@@ -255,16 +255,16 @@
   { 0x80, 0x09, 0xff, 0xff, 0xff, 0x00, 0x00 }, /* addf subf mulf divf eqf nef ltf lef gtf gef */ \
   { 0x80, 0x05, 0xff, 0xff, 0xff, 0x00, 0x00 }, /* negf i2f u2f f2i f2u */ \
 }
-/* Opcode -> class + 1 (0: unassigned) | var-area access width << 6 (1, 2, 3: 1, 2, 4 bytes; 0: in the class). */
+/* Opcode -> class + 1 (0: unassigned) | log2 of its fixed var-area access width << 6 (0: 1 byte or none). */
 #define TVM_OPCLASS_TABLE { \
   1, 1, 2, 3, 4, 5, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, \
   14, 15, 16, 17, 18, 19, 18, 20, 21, 22, 23, 24, 24, 24, 24, 24, \
   25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 0, 0, 0, \
   0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, \
-  102, 102, 166, 166, 230, 99, 99, 163, 163, 227, 103, 167, 231, 104, 168, 232, \
-  105, 105, 169, 169, 233, 106, 170, 234, 0, 0, 0, 0, 0, 0, 0, 0, \
-  107, 172, 237, 110, 175, 240, 113, 177, 241, 114, 178, 242, 51, 116, 180, 244, \
-  117, 181, 245, 116, 180, 244, 117, 181, 245, 0, 0, 0, 0, 0, 0, 0, \
+  38, 38, 102, 102, 166, 35, 35, 99, 99, 163, 39, 103, 167, 40, 104, 168, \
+  41, 41, 105, 105, 169, 42, 106, 170, 0, 0, 0, 0, 0, 0, 0, 0, \
+  43, 108, 173, 46, 111, 176, 49, 113, 177, 50, 114, 178, 51, 52, 116, 180, \
+  53, 117, 181, 52, 116, 180, 53, 117, 181, 0, 0, 0, 0, 0, 0, 0, \
   54, 54, 54, 54, 54, 54, 54, 54, 54, 54, 54, 54, 54, 54, 54, 54, \
   54, 54, 54, 54, 54, 54, 54, 54, 54, 55, 55, 55, 55, 55, 55, 55, \
   56, 56, 56, 56, 56, 56, 56, 56, 56, 56, 57, 57, 57, 57, 57, \

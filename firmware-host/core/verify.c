@@ -35,11 +35,13 @@ static TVM_ROM uint8_t KSIZE[15] = { 1, 1, 2, 2, 4, 4, 1, 2, 1, 1, 2, 1, 1, 1, 1
 
 /* The decoded instruction. */
 static struct {
+  uint8_t op;
   uint8_t c[7];     /* class descriptor */
   uint8_t nops;
   uint8_t size;
   uint8_t kind[6];  /* operand kinds, TVM_K_NONE after the last */
   uint8_t tgt, n8, slot; /* index of the first code target, n8 operand, slot operand (when there is one) */
+  uint8_t shift;    /* log2 of the fixed var-area access width (from the opcode's entry) */
   uint16_t o[5];    /* operands (low 16 bits); code targets as absolute pcs (a negative rel8 target wraps above any code) */
 } D;
 
@@ -54,7 +56,7 @@ static struct {
 #define HAS_ENTRY ((D.c[1] >> 6) & 1)
 #define SLOT_ROLE (D.c[5] & 7)
 #define SLOT_COUNT (D.c[5] >> 3)
-#define MEM_WIDTH (D.c[6] & 7)
+#define MEM_N8 ((D.c[6] & 7) == 7)
 #define MEM_COUNT (D.c[6] >> 3)
 
 #define IS_TARGET(k) ((k) == TVM_K_REL8 || (k) == TVM_K_ABS16)
@@ -112,13 +114,12 @@ TVM_NOINLINE static uint16_t rd16(const uint8_t *p) {
 /* Decode the instruction at pc into D: 0, TVM_E_OPCODE or TVM_E_TRUNC_INSTR. */
 TVM_NOINLINE static uint8_t decode(uint16_t pc) {
   const uint8_t *code = V.code;
-  uint8_t op = code[pc], e, i;
+  uint8_t op = D.op = code[pc], e, i;
   uint16_t p;
   e = op < TVM_OP_LIMIT ? OPCLASS[op] : 0;
   if (!e) return TVM_E_OPCODE;
   for (i = 0; i < 7; i++) D.c[i] = CLASSES[(e & 63) - 1][i];
-  /* a fixed var-area access width (1, 2 or 4 bytes) is in the opcode's entry */
-  if (e >>= 6) D.c[6] |= (uint8_t)(1u << (e - 1));
+  D.shift = e >> 6;
   D.nops = D.c[0] & 7;
   D.size = 1;
   for (i = 6; i--;) { /* backwards: the first operand of a kind is noted last */
@@ -288,27 +289,25 @@ uint8_t tvm_load(tvm_off_t len) {
 
   /* 3. per-instruction operand checks */
   SWEEP {
-    uint8_t op = V.code[pc];
     decode(pc);
     for (i = 0; i < D.nops; i++) {
       uint8_t k = D.kind[i];
       if (IS_TARGET(k) && !is_start(D.o[i])) REJECT_PC(TVM_E_TARGET, pc);
     }
     for (i = 0; i < D.nops; i++) {
-      /* [address, address + bytes) within varBytes, in 16-bit arithmetic: n elements of 2^s bytes
-       * (n: 1, the count operand or the n8 length; 2^s: the width, 1 when none or the n8 length)
-       * exceed the rest when n > rest >> s */
-      uint8_t w = MEM_WIDTH;
-      uint16_t n = w == 7 ? D.o[D.n8] : MEM_COUNT ? D.o[MEM_COUNT - 1] : 1;
+      /* [address, address + bytes) within varBytes, in 16-bit arithmetic: n elements of 2^shift
+       * bytes (n: the n8 length, the count operand or 1; shift 0 with the n8 length or without an
+       * access width) exceed the rest when n > rest >> shift */
+      uint16_t n = MEM_N8 ? D.o[D.n8] : MEM_COUNT ? D.o[MEM_COUNT - 1] : 1;
       if (D.kind[i] != TVM_K_A8 && D.kind[i] != TVM_K_A16) continue;
-      if (D.o[i] > var_bytes || n > (uint16_t)(var_bytes - D.o[i]) >> (w == 7 ? 0 : w >> 1)) REJECT_PC(TVM_E_VAR, pc);
+      if (D.o[i] > var_bytes || n > (uint16_t)(var_bytes - D.o[i]) >> D.shift) REJECT_PC(TVM_E_VAR, pc);
     }
-    if (op == TVM_OP_EVGET && D.o[1] > TVM_EVENT_DATA_BYTES) REJECT_PC(TVM_E_EVGET, pc);
+    if (D.op == TVM_OP_EVGET && D.o[1] > TVM_EVENT_DATA_BYTES) REJECT_PC(TVM_E_EVGET, pc);
     for (i = 0; i < D.nops; i++) {
       if (D.kind[i] == TVM_K_SLOT && (SLOT_ROLE || D.kind[i + 1] != TVM_K_N8) && D.o[i] >= nslots) REJECT_PC(TVM_E_SLOT, pc);
     }
-    if ((op == TVM_OP_KILL || op == TVM_OP_KILLF) && (uint16_t)(D.o[0] + D.o[1]) > nslots) REJECT_PC(TVM_E_SLOT, pc);
-    if (op == TVM_OP_KILLF && (uint16_t)(D.o[3] + D.o[4]) > nslots) REJECT_PC(TVM_E_SLOT, pc);
+    if ((D.op == TVM_OP_KILL || D.op == TVM_OP_KILLF) && (uint16_t)(D.o[0] + D.o[1]) > nslots) REJECT_PC(TVM_E_SLOT, pc);
+    if (D.op == TVM_OP_KILLF && (uint16_t)(D.o[3] + D.o[4]) > nslots) REJECT_PC(TVM_E_SLOT, pc);
     if (SLOT_ROLE) {
       uint8_t want = SLOT_ROLE;
       uint16_t s = D.o[D.slot], j;
@@ -324,7 +323,7 @@ uint8_t tvm_load(tvm_off_t len) {
         }
       }
     }
-    if (op == TVM_OP_EMIT && D.o[0] >= ninternals) REJECT_PC(TVM_E_EMIT, pc);
+    if (D.op == TVM_OP_EMIT && D.o[0] >= ninternals) REJECT_PC(TVM_E_EMIT, pc);
   }
 
   /* 4. entry point */
@@ -336,7 +335,7 @@ uint8_t tvm_load(tvm_off_t len) {
   trail(entry, &cursor);
   SWEEP {
     decode(pc);
-    if (V.code[pc] == TVM_OP_KILLF) {
+    if (D.op == TVM_OP_KILLF) {
       uint16_t j;
       for (j = D.o[3]; j < (uint16_t)(D.o[3] + D.o[4]); j++) {
         uint8_t rr = V.role[j] & 7;
