@@ -29,9 +29,6 @@ static TVM_ROM uint8_t KSIZE[15] = { 1, 1, 2, 2, 4, 4, 1, 2, 1, 1, 2, 1, 1, 1, 1
 #define H_TRACK 18
 #define H_ENTRY 20
 
-#define FLOW_SEQ 0
-#define FLOW_JUMP 1
-#define FLOW_BRANCH 2
 
 /* The decoded instruction. */
 static struct {
@@ -45,7 +42,10 @@ static struct {
   uint16_t o[5];    /* operands (low 16 bits); code targets as absolute pcs (a negative rel8 target wraps above any code) */
 } D;
 
-#define FLOW (((D.c[0]) >> 3) & 3)
+/* flow (0 seq, 1 jump, 2 branch, 3 halt): seq and branch go on to the next instruction, jump and
+ * branch to their code target */
+#define FALLS_THROUGH (!(D.c[0] & 8))
+#define TAKES_TARGET ((uint8_t)((D.c[0] & 0x18) - 8) < 16)
 #define SYNC ((D.c[0] >> 5) & 1)
 #define RESUMES ((D.c[0] >> 6) & 1)
 #define FLOATOP (D.c[0] >> 7)
@@ -284,7 +284,7 @@ uint8_t tvm_load(tvm_off_t len) {
     if (FLOATOP) REJECT_PC(TVM_E_FLOAT, pc);
 #endif
     bit(V.starts, pc, BIT_SET);
-    if ((uint16_t)(pc + D.size) == clen && (FLOW == FLOW_SEQ || FLOW == FLOW_BRANCH || RESUMES)) REJECT_PC(TVM_E_FALLS_OFF, pc);
+    if ((uint16_t)(pc + D.size) == clen && (FALLS_THROUGH || RESUMES)) REJECT_PC(TVM_E_FALLS_OFF, pc);
   }
 
   /* 3. per-instruction operand checks */
@@ -388,14 +388,8 @@ uint8_t tvm_load(tvm_off_t len) {
     if ((uint16_t)(din - pops) + PUSHES > m[17]) REJECT_PC(TVM_E_STACK_OVER, pc);
     dout = (uint8_t)(din - pops + PUSHES);
     for (k = 0; k < 2; k++) {
-      uint16_t s;
-      if (k == 0) {
-        if (FLOW != FLOW_SEQ && FLOW != FLOW_BRANCH) continue;
-        s = (uint16_t)(pc + D.size);
-      } else {
-        if (FLOW != FLOW_JUMP && FLOW != FLOW_BRANCH) continue;
-        s = D.o[D.tgt];
-      }
+      uint16_t s = k ? D.o[D.tgt] : (uint16_t)(pc + D.size);
+      if (!(k ? TAKES_TARGET : FALLS_THROUGH)) continue;
       if (!reach(s, dout, &cursor) && V.depth[s] != dout) {
         REJECT_PC(bit(V.starts, s, BIT_GET) ? TVM_E_STACK_ENTRY : TVM_E_STACK_MISMATCH, s);
       }
