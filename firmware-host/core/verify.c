@@ -87,6 +87,7 @@ static struct {
   uint8_t *role;            /* per slot: role | first slot of its gate << 3 */
   uint8_t *ids;             /* 256-bit scratch: input ids, listed gates */
   tvm_off_t p, tend;        /* table parsing */
+  uint16_t cursor;          /* step 7: no pending pc below it */
 } V;
 
 enum { BIT_GET, BIT_SET, BIT_CLR };
@@ -149,20 +150,20 @@ TVM_NOINLINE static uint8_t is_start(uint16_t t) {
 }
 
 /* Reach s with depth d; mismatches are for the caller. Returns 1 when s is new. */
-TVM_NOINLINE static uint8_t reach(uint16_t s, uint8_t d, uint16_t *cursor) {
+TVM_NOINLINE static uint8_t reach(uint16_t s, uint8_t d) {
   if (bit(V.known, s, BIT_GET)) return 0;
   bit(V.known, s, BIT_SET);
   V.depth[s] = d;
   bit(V.pending, s, BIT_SET);
-  if (s < *cursor) *cursor = s;
+  if (s < V.cursor) V.cursor = s;
   return 1;
 }
 
 /* A trail entry (entry point, entry operand, pc after an await/emit/killf): depth 0, and marked
  * in the bitmap of instruction starts, which is free after step 4 (step 7's error kind). */
-TVM_NOINLINE static void trail(uint16_t s, uint16_t *cursor) {
+TVM_NOINLINE static void trail(uint16_t s) {
   bit(V.starts, s, BIT_SET);
-  reach(s, 0, cursor);
+  reach(s, 0);
 }
 
 /* One table byte (the table parser of vm/capsule.ts): 0 when the tables end here. */
@@ -202,7 +203,7 @@ TVM_NOINLINE static uint8_t check_list(const uint8_t *list, uint8_t want, uint8_
 
 uint8_t tvm_load(tvm_off_t len) {
   uint8_t *m = tvm_mem;
-  uint16_t code_bytes, var_bytes, entry, pc, cursor, clen;
+  uint16_t code_bytes, var_bytes, entry, pc, clen;
   uint16_t bound = 0;          /* step 8: track pushers, finalizer slots, internal-event gates */
   vsum_t expected, at;
   tvm_off_t bad, unsigned_end;
@@ -212,7 +213,7 @@ uint8_t tvm_load(tvm_off_t len) {
   memset(&tvm, 0, sizeof tvm);
   /* ---- vm/capsule.ts decodeCapsule */
   if (len < TVM_HEADER_BYTES) REJECT(TVM_E_TRUNCATED, len);
-  if (m[0] != 0x54 || m[1] != 0x43) REJECT(TVM_E_MAGIC, 0);
+  if (rd16(m) != 0x4354) REJECT(TVM_E_MAGIC, 0); /* "TC" */
   if (m[2] != TVM_CAPSULE_FORMAT) REJECT(TVM_E_FORMAT, 2);
   code_bytes = rd16(m + 12);
   expected = add_sat(add_sat(TVM_HEADER_BYTES, rd16(m + 22)), code_bytes);
@@ -330,9 +331,9 @@ uint8_t tvm_load(tvm_off_t len) {
   if (!is_start(entry)) REJECT(TVM_E_ENTRY, H_ENTRY);
 
   /* 5. killf finalizer ranges hold only finalizer (or unused) slots; also: trail entries and track pushers */
-  cursor = clen;
+  V.cursor = clen;
   memset(V.starts, 0, (size_t)(V.known - V.starts));
-  trail(entry, &cursor);
+  trail(entry);
   SWEEP {
     decode(pc);
     if (D.op == TVM_OP_KILLF) {
@@ -343,8 +344,8 @@ uint8_t tvm_load(tvm_off_t len) {
       }
     }
     if (TRACKPUSH) bound++;
-    if (HAS_ENTRY) trail(D.o[D.tgt], &cursor);
-    if (RESUMES) trail((uint16_t)(pc + D.size), &cursor);
+    if (HAS_ENTRY) trail(D.o[D.tgt]);
+    if (RESUMES) trail((uint16_t)(pc + D.size));
   }
 
   /* 6. tables: input ids, then the gate lists */
@@ -376,9 +377,8 @@ uint8_t tvm_load(tvm_off_t len) {
   /* 7. eval stack depth over the CFG, smallest pc first (as the TypeScript verifier's heap) */
   for (;;) {
     uint8_t din, pops, dout, k;
-    while (cursor < clen && !bit(V.pending, cursor, BIT_GET)) cursor++;
-    if (cursor >= clen) break;
-    pc = cursor;
+    while (V.cursor < clen && !bit(V.pending, V.cursor, BIT_GET)) V.cursor++;
+    if ((pc = V.cursor) >= clen) break;
     bit(V.pending, pc, BIT_CLR);
     decode(pc);
     din = V.depth[pc];
@@ -390,7 +390,7 @@ uint8_t tvm_load(tvm_off_t len) {
     for (k = 0; k < 2; k++) {
       uint16_t s = k ? D.o[D.tgt] : (uint16_t)(pc + D.size);
       if (!(k ? TAKES_TARGET : FALLS_THROUGH)) continue;
-      if (!reach(s, dout, &cursor) && V.depth[s] != dout) {
+      if (!reach(s, dout) && V.depth[s] != dout) {
         REJECT_PC(bit(V.starts, s, BIT_GET) ? TVM_E_STACK_ENTRY : TVM_E_STACK_MISMATCH, s);
       }
     }
