@@ -117,8 +117,14 @@ export function generateOpcodesHeader(): string {
   const classBytes: number[][] = [];
   const opClass = new Array(maxOp + 1).fill(0);
   const members: string[][] = [];
+  // A fixed access width (1, 2 or 4 bytes) is in the opcode's entry as its log2, not in the class,
+  // so that the loads, stores and updates of each width share one class (the verifier checks an
+  // access of width 1 as one without a width: one byte at the address).
+  const LOG2_WIDTH: Record<number, number> = { 1: 0, 2: 1, 4: 2 };
   for (const s of ISA) {
     const c = classOf(s);
+    const shift = LOG2_WIDTH[c[6] & 7] ?? 0;
+    if ((c[6] & 7) !== 7) c[6] &= ~7;
     const key = c.join(",");
     let i = classes.indexOf(key);
     if (i < 0) {
@@ -127,21 +133,22 @@ export function generateOpcodesHeader(): string {
       members.push([]);
     }
     members[i].push(s.name);
-    opClass[s.op] = i + 1;
+    opClass[s.op] = (i + 1) | (shift << 6);
   }
+  if (classes.length > 63) throw new Error(`gen: ${classes.length} verifier classes, the opcode table holds 63`);
   lines.push("/*");
   lines.push(" * Verifier classes: 7 bytes each (core/verify.c):");
   lines.push(" *  [0] operand count | flow << 3 (0 seq, 1 jump, 2 branch, 3 halt) | sync << 5 | resumes next << 6 | float << 7");
   lines.push(" *  [1] pushes | pops << 2 | pops the n8 operand << 4 | pushes a track << 5 | first code target is a trail entry << 6");
   lines.push(" *  [2..4] operand kinds, 4 bits each (TVM_K_*), low nibble first, TVM_K_NONE after the last");
   lines.push(" *  [5] slot role of the first slot operand (TVM_ROLE_*, 0 none) | slots it uses << 3");
-  lines.push(" *  [6] var-area access: width 1, 2 or 4 (7: the n8 operand) | (index of the element-count operand + 1) << 3");
+  lines.push(" *  [6] var-area access: 7 when the n8 operand is the length (else 0: the width is in the opcode's entry) | (index of the element-count operand + 1) << 3");
   lines.push(" */");
   lines.push(`#define TVM_NCLASSES ${classes.length}`);
   lines.push("#define TVM_CLASS_TABLE { \\");
   classBytes.forEach((c, i) => lines.push(`  { ${c.map((b) => hex(b)).join(", ")} }, /* ${members[i].join(" ")} */ \\`));
   lines.push("}");
-  lines.push("/* Opcode -> class + 1 (0: unassigned). */");
+  lines.push("/* Opcode -> class + 1 (0: unassigned) | log2 of its fixed var-area access width << 6 (0: 1 byte or none). */");
   lines.push("#define TVM_OPCLASS_TABLE { \\");
   for (let i = 0; i <= maxOp; i += 16) lines.push(`  ${opClass.slice(i, i + 16).join(", ")}, \\`);
   lines.push("}");

@@ -11,6 +11,7 @@
  * static struct, instructions are decoded into one static record, and the
  * sweeps over the code share one decoder.
  */
+#include <limits.h>
 #include "tvm.h"
 #if TVM_SHA256
 #include "sha256.h"
@@ -28,20 +29,23 @@ static TVM_ROM uint8_t KSIZE[15] = { 1, 1, 2, 2, 4, 4, 1, 2, 1, 1, 2, 1, 1, 1, 1
 #define H_TRACK 18
 #define H_ENTRY 20
 
-#define FLOW_SEQ 0
-#define FLOW_JUMP 1
-#define FLOW_BRANCH 2
 
 /* The decoded instruction. */
 static struct {
+  uint8_t op;
   uint8_t c[7];     /* class descriptor */
   uint8_t nops;
   uint8_t size;
   uint8_t kind[6];  /* operand kinds, TVM_K_NONE after the last */
+  uint8_t tgt, n8, slot; /* index of the first code target, n8 operand, slot operand (when there is one) */
+  uint8_t shift;    /* log2 of the fixed var-area access width (from the opcode's entry) */
   uint16_t o[5];    /* operands (low 16 bits); code targets as absolute pcs (a negative rel8 target wraps above any code) */
 } D;
 
-#define FLOW (((D.c[0]) >> 3) & 3)
+/* flow (0 seq, 1 jump, 2 branch, 3 halt): seq and branch go on to the next instruction, jump and
+ * branch to their code target */
+#define FALLS_THROUGH (!(D.c[0] & 8))
+#define TAKES_TARGET ((uint8_t)((D.c[0] & 0x18) - 8) < 16)
 #define SYNC ((D.c[0] >> 5) & 1)
 #define RESUMES ((D.c[0] >> 6) & 1)
 #define FLOATOP (D.c[0] >> 7)
@@ -52,10 +56,24 @@ static struct {
 #define HAS_ENTRY ((D.c[1] >> 6) & 1)
 #define SLOT_ROLE (D.c[5] & 7)
 #define SLOT_COUNT (D.c[5] >> 3)
-#define MEM_WIDTH (D.c[6] & 7)
+#define MEM_N8 ((D.c[6] & 7) == 7)
 #define MEM_COUNT (D.c[6] >> 3)
 
 #define IS_TARGET(k) ((k) == TVM_K_REL8 || (k) == TVM_K_ABS16)
+
+/* Sums of header fields, in 16 bits on the small MCUs (no 32-bit arithmetic on AVR and MSP430):
+ * a capsule is at most TVM_MEM_BYTES long, so a sum that saturates at 0xffff exceeds any length
+ * when the block is below 32 KB; larger blocks take 32 bits, where no sum can overflow. */
+#if TVM_MEM_BYTES > 32767 || UINT_MAX > 0xffff
+typedef uint32_t vsum_t;
+#define add_sat(a, b) ((vsum_t)(a) + (b))
+#else
+typedef uint16_t vsum_t;
+static vsum_t add_sat(vsum_t a, uint16_t b) {
+  vsum_t s = (vsum_t)(a + b);
+  return s < a ? (vsum_t)-1 : s;
+}
+#endif
 
 /* The capsule being verified. */
 static struct {
@@ -69,6 +87,7 @@ static struct {
   uint8_t *role;            /* per slot: role | first slot of its gate << 3 */
   uint8_t *ids;             /* 256-bit scratch: input ids, listed gates */
   tvm_off_t p, tend;        /* table parsing */
+  uint16_t cursor;          /* step 7: no pending pc below it */
 } V;
 
 enum { BIT_GET, BIT_SET, BIT_CLR };
@@ -96,17 +115,23 @@ TVM_NOINLINE static uint16_t rd16(const uint8_t *p) {
 /* Decode the instruction at pc into D: 0, TVM_E_OPCODE or TVM_E_TRUNC_INSTR. */
 TVM_NOINLINE static uint8_t decode(uint16_t pc) {
   const uint8_t *code = V.code;
-  uint8_t op = code[pc], cls, i;
+  uint8_t op = D.op = code[pc], e, i;
   uint16_t p;
-  cls = op < TVM_OP_LIMIT ? OPCLASS[op] : 0;
-  if (!cls) return TVM_E_OPCODE;
-  for (i = 0; i < 7; i++) D.c[i] = CLASSES[cls - 1][i];
+  e = op < TVM_OP_LIMIT ? OPCLASS[op] : 0;
+  if (!e) return TVM_E_OPCODE;
+  for (i = 0; i < 7; i++) D.c[i] = CLASSES[(e & 63) - 1][i];
+  D.shift = e >> 6;
   D.nops = D.c[0] & 7;
   D.size = 1;
-  for (i = 0; i < 6; i++) {
+  for (i = 6; i--;) { /* backwards: the first operand of a kind is noted last */
     uint8_t k = (uint8_t)((D.c[2 + (i >> 1)] >> ((i & 1) * 4)) & 15);
     D.kind[i] = k;
-    if (i < D.nops) D.size = (uint8_t)(D.size + KSIZE[k]);
+    if (i < D.nops) {
+      D.size = (uint8_t)(D.size + KSIZE[k]);
+      if (IS_TARGET(k)) D.tgt = i;
+      if (k == TVM_K_N8) D.n8 = i;
+      if (k == TVM_K_SLOT) D.slot = i;
+    }
   }
   if ((uint16_t)(pc + D.size) > V.clen) return TVM_E_TRUNC_INSTR; /* pc < clen <= 32767 */
   p = (uint16_t)(pc + 1);
@@ -124,34 +149,21 @@ TVM_NOINLINE static uint8_t is_start(uint16_t t) {
   return t < V.clen && bit(V.starts, t, BIT_GET);
 }
 
-/* Index of the first operand of kind k (or a code target when k is TVM_K_NONE). */
-TVM_NOINLINE static uint8_t first(uint8_t k) {
-  uint8_t i;
-  for (i = 0; i < D.nops; i++) {
-    if (D.kind[i] == k || (k == TVM_K_NONE && IS_TARGET(D.kind[i]))) break;
-  }
-  return i;
-}
-
-/* Is s a trail entry (entry point, entry operand, pc after an await/emit/killf)? Only decides the error's kind. */
-TVM_NOINLINE static uint8_t is_entry(uint16_t s, uint16_t entry) {
-  uint16_t pc;
-  if (s == entry) return 1;
-  for (pc = 0; pc < V.clen; pc = (uint16_t)(pc + D.size)) {
-    decode(pc);
-    if ((HAS_ENTRY && D.o[first(TVM_K_NONE)] == s) || (RESUMES && pc + D.size == s)) return 1;
-  }
-  return 0;
-}
-
 /* Reach s with depth d; mismatches are for the caller. Returns 1 when s is new. */
-TVM_NOINLINE static uint8_t reach(uint16_t s, uint8_t d, uint16_t *cursor) {
+TVM_NOINLINE static uint8_t reach(uint16_t s, uint8_t d) {
   if (bit(V.known, s, BIT_GET)) return 0;
   bit(V.known, s, BIT_SET);
   V.depth[s] = d;
   bit(V.pending, s, BIT_SET);
-  if (s < *cursor) *cursor = s;
+  if (s < V.cursor) V.cursor = s;
   return 1;
+}
+
+/* A trail entry (entry point, entry operand, pc after an await/emit/killf): depth 0, and marked
+ * in the bitmap of instruction starts, which is free after step 4 (step 7's error kind). */
+TVM_NOINLINE static void trail(uint16_t s) {
+  bit(V.starts, s, BIT_SET);
+  reach(s, 0);
 }
 
 /* One table byte (the table parser of vm/capsule.ts): 0 when the tables end here. */
@@ -191,23 +203,24 @@ TVM_NOINLINE static uint8_t check_list(const uint8_t *list, uint8_t want, uint8_
 
 uint8_t tvm_load(tvm_off_t len) {
   uint8_t *m = tvm_mem;
-  uint16_t code_bytes, var_bytes, entry, pc, cursor, clen, pushers = 0;
-  uint32_t expected, unsigned_end;
-  tvm_off_t at, bad;
-  uint8_t nslots, ninputs, ninternals, i, r, x;
-  const uint8_t *inputs, *timers, *internals, *asyncs, *t;
-  int16_t error_input = -1;
+  uint16_t code_bytes, var_bytes, entry, pc, clen;
+  uint16_t bound = 0;          /* step 8: track pushers, finalizer slots, internal-event gates */
+  vsum_t expected, at;
+  tvm_off_t bad, unsigned_end;
+  uint8_t nslots, ninputs, ninternals, i, r, x, widest;
+  const uint8_t *inputs, *timers, *internals, *asyncs, *t, *error_in = 0;
 
   memset(&tvm, 0, sizeof tvm);
   /* ---- vm/capsule.ts decodeCapsule */
   if (len < TVM_HEADER_BYTES) REJECT(TVM_E_TRUNCATED, len);
-  if (m[0] != 0x54 || m[1] != 0x43) REJECT(TVM_E_MAGIC, 0);
+  if (rd16(m) != 0x4354) REJECT(TVM_E_MAGIC, 0); /* "TC" */
   if (m[2] != TVM_CAPSULE_FORMAT) REJECT(TVM_E_FORMAT, 2);
   code_bytes = rd16(m + 12);
-  unsigned_end = (uint32_t)TVM_HEADER_BYTES + rd16(m + 22) + code_bytes;
-  expected = unsigned_end + ((m[3] & TVM_FLAG_SIGNED) ? TVM_TRAILER_BYTES : 0);
+  expected = add_sat(add_sat(TVM_HEADER_BYTES, rd16(m + 22)), code_bytes);
+  unsigned_end = (tvm_off_t)expected;
+  if (m[3] & TVM_FLAG_SIGNED) expected = add_sat(expected, TVM_TRAILER_BYTES);
   if (len != expected) REJECT(len < expected ? TVM_E_TRUNCATED : TVM_E_LENGTH, len < expected ? len : (tvm_off_t)expected);
-  /* the capsule is len bytes: its parts' offsets fit tvm_off_t from here on */
+  /* the capsule is len bytes (no sum saturated): its parts' offsets fit tvm_off_t from here on */
   V.tend = (tvm_off_t)(unsigned_end - code_bytes);
   if (code_bytes > TVM_MAX_CODE_BYTES) REJECT(TVM_E_CODE_SIZE, H_CODE_BYTES);
   /* a signature trailer: its algorithm is checked here, the signature by the caller (dissemination) */
@@ -215,7 +228,7 @@ uint8_t tvm_load(tvm_off_t len) {
 #if TVM_SHA256
   {
     uint8_t h[32];
-    tvm_sha256(m + TVM_HEADER_BYTES, unsigned_end - TVM_HEADER_BYTES, h);
+    tvm_sha256(m + TVM_HEADER_BYTES, (uint32_t)unsigned_end - TVM_HEADER_BYTES, h);
     if (memcmp(h, m + 24, 32) != 0) REJECT(TVM_E_HASH, 24);
   }
 #endif
@@ -250,18 +263,18 @@ uint8_t tvm_load(tvm_off_t len) {
   if (m[3] & TVM_FLAG_FLOAT) REJECT(TVM_E_FLOAT, H_FLAGS);
 #endif
 
-  /* scratch space after the capsule */
+  /* scratch space after the capsule (at <= TVM_MEM_BYTES + 3; need < 46000 as clen <= 32767) */
   {
-    uint16_t bm = (uint16_t)((clen + 8) / 8);
-    at = (tvm_off_t)((unsigned_end + 3) & ~(uint32_t)3);
-    if ((uint32_t)at + 3u * bm + clen + 256 + 32 > TVM_MEM_BYTES) REJECT(TVM_E_MEMORY, 0);
+    uint16_t bm = (uint16_t)((clen + 8) / 8), need = (uint16_t)(3u * bm + clen + 256 + 32);
+    at = (vsum_t)((unsigned_end + 3u) & ~3u);
+    if (add_sat(at, need) > TVM_MEM_BYTES) REJECT(TVM_E_MEMORY, 0);
     V.starts = m + at;
     V.known = V.starts + bm;
     V.pending = V.known + bm;
     V.depth = V.pending + bm;
     V.role = V.depth + clen;
     V.ids = V.role + 256;
-    memset(V.starts, 0, (size_t)(3u * bm + clen + 256 + 32));
+    memset(V.starts, 0, need);
   }
 
   /* 2. linear sweep */
@@ -272,68 +285,67 @@ uint8_t tvm_load(tvm_off_t len) {
     if (FLOATOP) REJECT_PC(TVM_E_FLOAT, pc);
 #endif
     bit(V.starts, pc, BIT_SET);
-    if ((uint16_t)(pc + D.size) == clen && (FLOW == FLOW_SEQ || FLOW == FLOW_BRANCH || RESUMES)) REJECT_PC(TVM_E_FALLS_OFF, pc);
+    if ((uint16_t)(pc + D.size) == clen && (FALLS_THROUGH || RESUMES)) REJECT_PC(TVM_E_FALLS_OFF, pc);
   }
 
   /* 3. per-instruction operand checks */
   SWEEP {
-    uint8_t op = V.code[pc];
     decode(pc);
     for (i = 0; i < D.nops; i++) {
       uint8_t k = D.kind[i];
       if (IS_TARGET(k) && !is_start(D.o[i])) REJECT_PC(TVM_E_TARGET, pc);
     }
     for (i = 0; i < D.nops; i++) {
-      /* [address, address + bytes) within varBytes, in 16-bit arithmetic: bytes > rest, where a
-       * count of elements of 2^s bytes exceeds the rest when it exceeds rest >> s */
-      uint8_t w = MEM_WIDTH;
-      uint16_t rest;
+      /* [address, address + bytes) within varBytes, in 16-bit arithmetic: n elements of 2^shift
+       * bytes (n: the n8 length, the count operand or 1; shift 0 with the n8 length or without an
+       * access width) exceed the rest when n > rest >> shift */
+      uint16_t n = MEM_N8 ? D.o[D.n8] : MEM_COUNT ? D.o[MEM_COUNT - 1] : 1;
       if (D.kind[i] != TVM_K_A8 && D.kind[i] != TVM_K_A16) continue;
-      if (D.o[i] > var_bytes) REJECT_PC(TVM_E_VAR, pc);
-      rest = (uint16_t)(var_bytes - D.o[i]);
-      if (!w ? rest < 1 : w == 7 ? D.o[first(TVM_K_N8)] > rest : MEM_COUNT ? D.o[MEM_COUNT - 1] > (rest >> (w >> 1)) : w > rest) {
-        REJECT_PC(TVM_E_VAR, pc);
-      }
+      if (D.o[i] > var_bytes || n > (uint16_t)(var_bytes - D.o[i]) >> D.shift) REJECT_PC(TVM_E_VAR, pc);
     }
-    if (op == TVM_OP_EVGET && D.o[1] > TVM_EVENT_DATA_BYTES) REJECT_PC(TVM_E_EVGET, pc);
+    if (D.op == TVM_OP_EVGET && D.o[1] > TVM_EVENT_DATA_BYTES) REJECT_PC(TVM_E_EVGET, pc);
     for (i = 0; i < D.nops; i++) {
       if (D.kind[i] == TVM_K_SLOT && (SLOT_ROLE || D.kind[i + 1] != TVM_K_N8) && D.o[i] >= nslots) REJECT_PC(TVM_E_SLOT, pc);
     }
-    if ((op == TVM_OP_KILL || op == TVM_OP_KILLF) && (uint16_t)(D.o[0] + D.o[1]) > nslots) REJECT_PC(TVM_E_SLOT, pc);
-    if (op == TVM_OP_KILLF && (uint16_t)(D.o[3] + D.o[4]) > nslots) REJECT_PC(TVM_E_SLOT, pc);
+    if ((D.op == TVM_OP_KILL || D.op == TVM_OP_KILLF) && (uint16_t)(D.o[0] + D.o[1]) > nslots) REJECT_PC(TVM_E_SLOT, pc);
+    if (D.op == TVM_OP_KILLF && (uint16_t)(D.o[3] + D.o[4]) > nslots) REJECT_PC(TVM_E_SLOT, pc);
     if (SLOT_ROLE) {
       uint8_t want = SLOT_ROLE;
-      uint16_t s = D.o[first(TVM_K_SLOT)], j;
+      uint16_t s = D.o[D.slot], j;
       if (s + SLOT_COUNT > nslots) REJECT_PC(TVM_E_SLOT, pc);
       for (j = s; j < s + SLOT_COUNT; j++) {
         uint8_t prev = V.role[j] & 7;
         if (prev && (prev != want || !(want == TVM_ROLE_FIN || want == TVM_ROLE_GATE_ASYNC) || (j == s) != (V.role[j] >> 3))) {
           REJECT_PC(TVM_E_ROLE, pc);
         }
-        if (!prev) V.role[j] = (uint8_t)(want | ((j == s) << 3));
+        if (!prev) {
+          V.role[j] = (uint8_t)(want | ((j == s) << 3));
+          if (want == TVM_ROLE_FIN) bound++;
+        }
       }
     }
-    if (op == TVM_OP_EMIT && D.o[0] >= ninternals) REJECT_PC(TVM_E_EMIT, pc);
+    if (D.op == TVM_OP_EMIT && D.o[0] >= ninternals) REJECT_PC(TVM_E_EMIT, pc);
   }
 
   /* 4. entry point */
   if (!is_start(entry)) REJECT(TVM_E_ENTRY, H_ENTRY);
 
   /* 5. killf finalizer ranges hold only finalizer (or unused) slots; also: trail entries and track pushers */
-  cursor = clen;
-  reach(entry, 0, &cursor);
+  V.cursor = clen;
+  memset(V.starts, 0, (size_t)(V.known - V.starts));
+  trail(entry);
   SWEEP {
     decode(pc);
-    if (V.code[pc] == TVM_OP_KILLF) {
+    if (D.op == TVM_OP_KILLF) {
       uint16_t j;
       for (j = D.o[3]; j < (uint16_t)(D.o[3] + D.o[4]); j++) {
         uint8_t rr = V.role[j] & 7;
         if (rr && rr != TVM_ROLE_FIN) REJECT_PC(TVM_E_KILLF, pc);
       }
     }
-    if (TRACKPUSH) pushers++;
-    if (HAS_ENTRY) reach(D.o[first(TVM_K_NONE)], 0, &cursor);
-    if (RESUMES) reach((uint16_t)(pc + D.size), 0, &cursor);
+    if (TRACKPUSH) bound++;
+    if (HAS_ENTRY) trail(D.o[D.tgt]);
+    if (RESUMES) trail((uint16_t)(pc + D.size));
   }
 
   /* 6. tables: input ids, then the gate lists */
@@ -342,66 +354,57 @@ uint8_t tvm_load(tvm_off_t len) {
     for (k = 0; k < 2; k++) {
       uint8_t id = t[k];
       if (id == TVM_NO_EVENT_ID) continue;
-      if (bit(V.ids, id, BIT_GET) || ((id == 0 || id == 1) && error_input != -1 && error_input != i)) {
+      if (bit(V.ids, id, BIT_GET) || ((id == 0 || id == 1) && error_in && error_in != t)) {
         REJECT(TVM_E_INPUT_ID, (tvm_off_t)(t + k - m));
       }
       bit(V.ids, id, BIT_SET);
-      if (id == 0 || id == 1) error_input = i;
+      if (id == 0 || id == 1) error_in = t;
     }
   }
   memset(V.ids, 0, 32);
+  widest = timers[0];
   for (i = 0, t = inputs; i < ninputs; i++, t += 3 + t[2]) {
     if ((r = check_list(t + 2, TVM_ROLE_GATE_INPUT, nslots)) != 0) return r;
+    if (t[2] > widest) widest = t[2];
   }
   if ((r = check_list(timers, TVM_ROLE_GATE_TIMER, nslots)) != 0) return r;
   for (i = 0, t = internals + 1; i < ninternals; i++, t += 1 + t[0]) {
     if ((r = check_list(t, TVM_ROLE_GATE_INT, nslots)) != 0) return r;
+    bound = (uint16_t)(bound + t[0]);
   }
   if ((r = check_list(asyncs, TVM_ROLE_GATE_ASYNC, nslots)) != 0) return r;
 
   /* 7. eval stack depth over the CFG, smallest pc first (as the TypeScript verifier's heap) */
   for (;;) {
     uint8_t din, pops, dout, k;
-    while (cursor < clen && !bit(V.pending, cursor, BIT_GET)) cursor++;
-    if (cursor >= clen) break;
-    pc = cursor;
+    while (V.cursor < clen && !bit(V.pending, V.cursor, BIT_GET)) V.cursor++;
+    if ((pc = V.cursor) >= clen) break;
     bit(V.pending, pc, BIT_CLR);
     decode(pc);
     din = V.depth[pc];
-    pops = POPS_N ? (uint8_t)D.o[first(TVM_K_N8)] : POPS;
+    pops = POPS_N ? (uint8_t)D.o[D.n8] : POPS;
     if (din < pops) REJECT_PC(TVM_E_STACK_UNDER, pc);
     if (SYNC && din != pops) REJECT_PC(TVM_E_STACK_SYNC, pc);
     if ((uint16_t)(din - pops) + PUSHES > m[17]) REJECT_PC(TVM_E_STACK_OVER, pc);
     dout = (uint8_t)(din - pops + PUSHES);
     for (k = 0; k < 2; k++) {
-      uint16_t s;
-      if (k == 0) {
-        if (FLOW != FLOW_SEQ && FLOW != FLOW_BRANCH) continue;
-        s = (uint16_t)(pc + D.size);
-      } else {
-        if (FLOW != FLOW_JUMP && FLOW != FLOW_BRANCH) continue;
-        s = D.o[first(TVM_K_NONE)];
-      }
-      if (!reach(s, dout, &cursor) && V.depth[s] != dout) {
-        REJECT_PC(is_entry(s, entry) ? TVM_E_STACK_ENTRY : TVM_E_STACK_MISMATCH, s);
+      uint16_t s = k ? D.o[D.tgt] : (uint16_t)(pc + D.size);
+      if (!(k ? TAKES_TARGET : FALLS_THROUGH)) continue;
+      if (!reach(s, dout) && V.depth[s] != dout) {
+        REJECT_PC(bit(V.starts, s, BIT_GET) ? TVM_E_STACK_ENTRY : TVM_E_STACK_MISMATCH, s);
       }
     }
   }
 
-  /* 8. track-stack bound */
-  {
-    uint16_t bound = pushers, j;
-    uint8_t widest = timers[0];
-    for (j = 0; j < nslots; j++) if ((V.role[j] & 7) == TVM_ROLE_FIN) bound++;
-    for (i = 0, t = internals + 1; i < ninternals; i++, t += 1 + t[0]) bound = (uint16_t)(bound + t[0]);
-    for (i = 0, t = inputs; i < ninputs; i++, t += 3 + t[2]) if (t[2] > widest) widest = t[2];
-    if (m[18] < bound + widest) REJECT(TVM_E_TRACK, H_TRACK);
-  }
+  /* 8. track-stack bound (its terms are summed in steps 3, 5 and 6) */
+  if (m[18] < bound + widest) REJECT(TVM_E_TRACK, H_TRACK);
 
-  /* ---- lay out the script's state after the capsule: eval stack, slots, track stack, variables */
+  /* ---- lay out the script's state after the capsule: eval stack, slots, track stack, variables
+   * (at <= TVM_MEM_BYTES from the scratch check: the sum before the variables fits vsum_t) */
   {
     uint8_t cells = m[17] ? m[17] : 1;
-    if ((uint32_t)at + 4u * cells + 2u * nslots + 2u * m[18] + var_bytes > TVM_MEM_BYTES) REJECT(TVM_E_MEMORY, 0);
+    vsum_t fixed = (vsum_t)(at + 4u * cells + 2u * nslots + 2u * m[18]);
+    if (add_sat(fixed, var_bytes) > TVM_MEM_BYTES) REJECT(TVM_E_MEMORY, 0);
     tvm.stack = (int32_t *)(void *)(m + at);
     tvm.slots = (uint16_t *)(void *)(m + at + 4u * cells);
     tvm.track = tvm.slots + nslots;
@@ -420,10 +423,7 @@ uint8_t tvm_load(tvm_off_t len) {
   tvm.timers = timers;
   tvm.internals = internals;
   tvm.asyncs = asyncs;
-  if (error_input >= 0) {
-    for (i = 0, t = inputs; i < error_input; i++) t += 3 + t[2];
-    tvm.error_in = t;
-  }
+  tvm.error_in = error_in;
   tvm.last_id = TVM_NO_EVENT_ID;
   tvm.flags = TVM_F_LOADED;
   return TVM_OK;
