@@ -179,22 +179,25 @@ static void set_leds(uint8_t v) {
 #endif
 }
 
-/* One handler per output role, all of this type (a table dispatches them). */
-typedef void tc_out_fn(uint8_t role, int32_t v, const uint8_t *rec, uint8_t len);
+/* One handler per output role, all of this type (a table dispatches them);
+ * the record's length is in out_len (three arguments fit the scratch
+ * registers of the small MCUs, so that the dispatch is a jump). */
+typedef void tc_out_fn(uint8_t role, int32_t v, const uint8_t *rec);
+static uint8_t out_len;
 
-static void out_none(uint8_t role, int32_t v, const uint8_t *rec, uint8_t len) {
+static void out_none(uint8_t role, int32_t v, const uint8_t *rec) {
 }
 
-static void out_leds(uint8_t role, int32_t v, const uint8_t *rec, uint8_t len) {
+static void out_leds(uint8_t role, int32_t v, const uint8_t *rec) {
   set_leds((uint8_t)(v & 7));
 }
 
-static void out_led(uint8_t role, int32_t v, const uint8_t *rec, uint8_t len) {
+static void out_led(uint8_t role, int32_t v, const uint8_t *rec) {
   uint8_t bit = (uint8_t)(1u << (role - TC_OUT_LED0));
   set_leds((uint8_t)(v == 0 ? leds & ~bit : v == 1 ? leds | bit : leds ^ bit));
 }
 
-static void out_req_sensor(uint8_t role, int32_t v, const uint8_t *rec, uint8_t len) {
+static void out_req_sensor(uint8_t role, int32_t v, const uint8_t *rec) {
   uint8_t s = (uint8_t)(TC_IN_TEMP + (role - TC_OUT_REQ_TEMP));
 #if TC_REALTIME
   plat_sensor_request(s);
@@ -203,29 +206,30 @@ static void out_req_sensor(uint8_t role, int32_t v, const uint8_t *rec, uint8_t 
 #endif
 }
 
-static void out_set_port(uint8_t role, int32_t v, const uint8_t *rec, uint8_t len) {
+static void out_set_port(uint8_t role, int32_t v, const uint8_t *rec) {
   port_val[role - TC_OUT_SET_PORT_A] = (int16_t)(v & 1);
 }
 
-static void out_req_port(uint8_t role, int32_t v, const uint8_t *rec, uint8_t len) {
+static void out_req_port(uint8_t role, int32_t v, const uint8_t *rec) {
   raise_port((uint8_t)(role - TC_OUT_REQ_PORT_A));
 }
 
-static void out_beep(uint8_t role, int32_t v, const uint8_t *rec, uint8_t len) {
+static void out_beep(uint8_t role, int32_t v, const uint8_t *rec) {
   beep = (uint16_t)v;
 }
 
-static void out_req_custom_a(uint8_t role, int32_t v, const uint8_t *rec, uint8_t len) {
+static void out_req_custom_a(uint8_t role, int32_t v, const uint8_t *rec) {
   uint8_t x = (uint8_t)v;
   tc_raise(TC_IN_CUSTOM_A_ID, x, x);
   tc_raise(TC_IN_CUSTOM_A, x, x);
 }
 
-static void out_req_custom(uint8_t role, int32_t v, const uint8_t *rec, uint8_t len) {
+static void out_req_custom(uint8_t role, int32_t v, const uint8_t *rec) {
   tc_raise(TC_IN_CUSTOM, 0, 0);
 }
 
-static void out_send(uint8_t role, int32_t v, const uint8_t *rec, uint8_t len) {
+static void out_send(uint8_t role, int32_t v, const uint8_t *rec) {
+  uint8_t len = out_len;
   if (map->grp) return;
 #if TC_REALTIME
   plat_radio_send(rec, len, role == TC_OUT_SEND_ACK);
@@ -236,13 +240,14 @@ static void out_send(uint8_t role, int32_t v, const uint8_t *rec, uint8_t len) {
 #endif
 }
 
-static void out_send_grp(uint8_t role, int32_t v, const uint8_t *rec, uint8_t len) {
+static void out_send_grp(uint8_t role, int32_t v, const uint8_t *rec) {
+  uint8_t len = out_len;
   if (!map->grp) return;
   tc_raise(role == TC_OUT_SEND_BS ? TC_IN_SENDBS_DONE : TC_IN_SENDGR_DONE, 0, len ? rec[0] : 0);
 }
 
-static void out_aggreg(uint8_t role, int32_t v, const uint8_t *rec, uint8_t len) {
-  aggreg(rec, len);
+static void out_aggreg(uint8_t role, int32_t v, const uint8_t *rec) {
+  aggreg(rec, out_len);
 }
 
 static tc_out_fn *TVM_ROM OUT_FN[TC_OUT__N] = {
@@ -282,7 +287,8 @@ void tvm_host_output(uint8_t id, int32_t v, const uint8_t *rec, uint8_t len) {
   if (!map) return;
 #endif
   role = map->out_role[id];
-  if (role < TC_OUT__N) OUT_FN[role](role, v, rec, len);
+  out_len = len;
+  if (role < TC_OUT__N) OUT_FN[role](role, v, rec);
 }
 
 /* ---- functions ---- */
