@@ -116,32 +116,41 @@ uint8_t tvm_enqueue(uint8_t id, uint8_t aux, int32_t value, const uint8_t *data,
   return 1;
 }
 
+/* The timer gate of entry k of the timer table (1-based), and its deadline - now (mod 2^32). */
+#define TIMER_GATE(k) (tvm.slots + tvm.timers[k])
+#define TIMER_DUE_IN(gate) (((uint32_t)(gate)[1] | ((uint32_t)(gate)[2] << 16)) - tvm.now)
+
 /* Scan the timer gates: 1 and *delta = the earliest deadline - now (mod
- * 2^32) when one is active, else 0. With `wake`, every gate due now is pushed
- * on the track stack (last gate first) and cleared. */
-static uint8_t scan_timers(uint32_t *delta, uint8_t wake) {
-  const uint8_t *g = tvm.timers;
-  uint8_t k = g[0], found = 0;
-  /* (the earliest so far is kept in *delta: fewer registers to save on the small MCUs) */
-  *delta = 0;
-  while (k) {
-    uint16_t *gate = tvm.slots + g[k--];
-    if (*gate) {
-      uint32_t d = ((uint32_t)gate[1] | ((uint32_t)gate[2] << 16)) - tvm.now;
-      if (!found || d < *delta) *delta = d;
-      found = 1;
-      if (wake && !d) {
-        tvm.track[tvm.tp++] = *gate;
-        *gate = 0;
-      }
-    }
+ * 2^32) when one is active, else 0. (The earliest so far is kept in *delta:
+ * fewer registers to save on the small MCUs.) */
+static uint8_t scan_timers(uint32_t *delta) {
+  uint8_t k = tvm.timers[0], found = 0;
+  for (; k; k--) {
+    const uint16_t *gate = TIMER_GATE(k);
+    uint32_t d;
+    if (!*gate) continue;
+    d = TIMER_DUE_IN(gate);
+    if (!found || d < *delta) *delta = d;
+    found = 1;
   }
   return found;
 }
 
+/* Every timer gate due now is pushed on the track stack (last gate first) and cleared. */
+static TVM_NOINLINE void wake_timers(void) {
+  uint8_t k;
+  for (k = tvm.timers[0]; k; k--) {
+    uint16_t *gate = TIMER_GATE(k);
+    if (*gate && gate[1] == (uint16_t)tvm.now && gate[2] == (uint16_t)(tvm.now >> 16)) {
+      tvm.track[tvm.tp++] = *gate;
+      *gate = 0;
+    }
+  }
+}
+
 uint8_t tvm_next_deadline(uint32_t *delta) {
   if (tvm.flags & TVM_F_HALTED) return 0;
-  return scan_timers(delta, 0);
+  return scan_timers(delta);
 }
 
 uint8_t *tvm_view(int32_t addr, int32_t len) {
@@ -390,7 +399,7 @@ dispatch:
   }
   CASE(KILL)
   CASE(KILLF) {
-    /* clear tvm.slots [s, s+n); drop tracks with pc in [t, this pc), keeping the others' order */
+    /* clear slots [s, s+n); drop tracks with pc in [t, this pc), keeping the others' order */
     uint16_t lo = RD16(ip + 3), hi = PC;
     uint8_t r, w = 0;
     memset(tvm.slots + ip[1], 0, (uint16_t)ip[2] * 2u);
@@ -603,7 +612,7 @@ dispatch:
     *sp++ = (int32_t)v;
     NEXT;
 
-  /* ---- stores: st.W (a8) and stw.W (a16), W = 8 16 32 (shared tail `store`: width tvm.code in adv) */
+  /* ---- stores: st.W (a8) and stw.W (a16), W = 8 16 32 (shared tail `store`: width code in adv) */
   CASE(ST_8)
   CASE(ST_16)
   CASE(ST_32)
@@ -912,8 +921,7 @@ dispatch:
 #endif
 
   done:
-  /* every path here has emptied the tvm.track stack */
-  tvm.tp = 0;
+  /* every path here has emptied the track stack (tvm.tp is set when react returns) */
 #if TVM_STATS
   tvm.stats.reactions++;
   tvm.stats.instructions += n;
@@ -932,6 +940,7 @@ dispatch:
     tp = occur(e, tbl); /* the only call: inlined */
     goto reaction;
   }
+  tvm.tp = 0;
 }
 
 /* ---- reactions and the order of work ----------------------------------------- */
@@ -987,8 +996,9 @@ void tvm_boot(void) {
 static uint8_t step(void) {
   uint32_t d;
   if (tvm.flags & TVM_F_HALTED) return 0;
-  if (scan_timers(&d, 1) && !d) {
+  if (scan_timers(&d) && !d) {
     tvm.last_step = TVM_STEP_TIMER;
+    wake_timers();
     react(0, 0, 0);
   } else if (tvm.q_count) {
     tvm.last_step = TVM_STEP_INPUT;
