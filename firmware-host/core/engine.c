@@ -197,6 +197,13 @@ typedef int16_t tvm_label_t;
 #define CASE(x) case TVM_OP_##x:
 #endif
 
+/* The dispatch table: without float support, no entries for the float opcodes (the verifier rejects them). */
+#if TVM_FLOAT
+#define LABELS TVM_LABEL_LIST(LABEL) TVM_LABEL_LIST_FLOAT(LABEL)
+#else
+#define LABELS TVM_LABEL_LIST(LABEL)
+#endif
+
 #define TRACK_GUARD do { if (tp == tvm.track_cap) goto overflow; } while (0)
 
 /* Compare outcome masks (bit 0: a < b, bit 1: a == b, bit 2: a > b; bit 3: unsigned), eq..geu. */
@@ -281,10 +288,9 @@ static TVM_INLINE uint8_t occur(const tvm_qentry_t *e, const uint8_t *tbl) {
   aux = e->aux;
   if (tvm.ev_dirty > len) memset(tvm.ev + len, 0, (uint8_t)(tvm.ev_dirty - len));
   tvm.ev_dirty = len;
-  if (!tbl) return 0;
-  k = tbl[2];
+  if (!tbl || !(k = tbl[2])) return 0;
   g = tbl + 3 + k;
-  while (k--) {
+  do {
     uint16_t *gate = tvm.slots + *--g;
     uint16_t w = *gate;
     if (!w) continue;
@@ -294,7 +300,7 @@ static TVM_INLINE uint8_t occur(const tvm_qentry_t *e, const uint8_t *tbl) {
     }
     tvm.track[tp++] = w;
     *gate = 0;
-  }
+  } while (--k);
   return tp;
 }
 
@@ -310,11 +316,11 @@ static TVM_INLINE uint8_t occur(const tvm_qentry_t *e, const uint8_t *tbl) {
  */
 static void react(uint8_t chain, const tvm_qentry_t *e, const uint8_t *tbl) {
 #if TVM_DISPATCH_GOTO && defined(__AVR__)
-  static const void *const __flash labels[TVM_OP_LIMIT] = { TVM_LABEL_LIST(LABEL) };
+  static const void *const __flash labels[] = { LABELS };
 #elif TVM_DISPATCH_GOTO && UINTPTR_MAX == 0xffffu
-  static const void *const labels[TVM_OP_LIMIT] = { TVM_LABEL_LIST(LABEL) };
+  static const void *const labels[] = { LABELS };
 #elif TVM_DISPATCH_GOTO
-  static const tvm_label_t labels[TVM_OP_LIMIT] = { TVM_LABEL_LIST(LABEL) };
+  static const tvm_label_t labels[] = { LABELS };
 #endif
   /* The VM's pointers (tvm.code, tvm.vars, tvm.slots, ...) are read where
    * they are used rather than cached in locals: on the 8-bit MCUs the
@@ -330,11 +336,12 @@ static void react(uint8_t chain, const tvm_qentry_t *e, const uint8_t *tbl) {
   uint32_t v;
   uint8_t adv;
 
+  /* the eval stack is empty wherever a trail ends (the verifier's sync rule), so every trail starts with this sp */
+  sp = tvm.stack;
   if (chain || e) goto occurrence;
 reaction:
   if (tp == 0) goto done;
   ip = tvm.code + tvm.track[--tp];
-  sp = tvm.stack;
 #if TVM_DISPATCH_GOTO && DISPATCH_ONCE
 dispatch:
   COUNT;
@@ -666,6 +673,7 @@ dispatch:
     if (i >= RD16(ip + 3)) {
     index_error:
       raise_error(TVM_ERR_INDEX, PC);
+      chain = 0; /* the ERROR reaction comes before further inputs */
       ip += 5;
       NEXT;
     }
@@ -788,6 +796,7 @@ dispatch:
         if (b == 0) {
           r = 0;
           raise_error(TVM_ERR_DIV_ZERO, PC);
+          chain = 0;
         } else if (op == TVM_OP_DIVU) {
           r = a / b;
         } else if (op == TVM_OP_MODU) {
@@ -878,10 +887,6 @@ dispatch:
     ip++;
     NEXT;
   }
-#elif TVM_DISPATCH_GOTO
-  L_ADDF: L_SUBF: L_MULF: L_DIVF: L_EQF: L_NEF: L_LTF: L_LEF: L_GTF: L_GEF:
-  L_NEGF: L_I2F: L_U2F: L_F2I: L_F2U:
-    goto invalid;
 #endif
 
 #if TVM_DISPATCH_GOTO
@@ -913,7 +918,6 @@ dispatch:
 #endif
     if (tp == 0) goto done;
     ip = tvm.code + tvm.track[--tp];
-    sp = tvm.stack;
 #if TVM_DISPATCH_GOTO
     NEXT;
 #else
@@ -928,8 +932,10 @@ dispatch:
   if (n > tvm.stats.max_reaction_instructions) tvm.stats.max_reaction_instructions = n;
   tvm.last_reaction_instructions = n;
 #endif
-  /* (a halted VM has an empty queue, and refuses inputs) */
-  if (chain && tvm.q_count && !tvm.err_count && !tvm_chain_stop && tvm.chain_left) {
+  /* (a halted VM has an empty queue, and refuses inputs; chain is cleared
+   * where an error is raised, which only reactions do, and the errors of a
+   * step are handled, and err_count cleared, before the next step) */
+  if (chain && tvm.q_count && !tvm_chain_stop && tvm.chain_left) {
     tvm.chain_left--;
 #if TVM_STATS
     n = 0;
