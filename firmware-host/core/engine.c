@@ -336,12 +336,11 @@ static void react(uint8_t chain, const tvm_qentry_t *e, const uint8_t *tbl) {
   uint32_t v;
   uint8_t adv;
 
-  /* the eval stack is empty wherever a trail ends (the verifier's sync rule), so every trail starts with this sp */
-  sp = tvm.stack;
   if (chain || e) goto occurrence;
 reaction:
   if (tp == 0) goto done;
   ip = tvm.code + tvm.track[--tp];
+  sp = tvm.stack;
 #if TVM_DISPATCH_GOTO && DISPATCH_ONCE
 dispatch:
   COUNT;
@@ -918,6 +917,7 @@ dispatch:
 #endif
     if (tp == 0) goto done;
     ip = tvm.code + tvm.track[--tp];
+    sp = tvm.stack;
 #if TVM_DISPATCH_GOTO
     NEXT;
 #else
