@@ -153,18 +153,28 @@ export function generateOpcodesHeader(): string {
   for (let i = 0; i <= maxOp; i += 16) lines.push(`  ${opClass.slice(i, i + 16).join(", ")}, \\`);
   lines.push("}");
   lines.push("");
-  lines.push("/* Computed-goto dispatch: X(<opcode name>) per opcode 0..TVM_OP_LIMIT-1, X(INVALID) for unassigned");
-  lines.push(" * opcodes (verified code holds none: the table needs no entries beyond TVM_OP_LIMIT). */");
-  lines.push("#define TVM_LABEL_LIST(X) \\");
+  // the float opcodes come last: a VM built without float support (which rejects them) needs no table entries for them
+  const firstFloat = Math.min(...ISA.filter((s) => FLOAT_INSTRS.has(s.name)).map((s) => s.op));
+  if (ISA.some((s) => s.op > firstFloat && !FLOAT_INSTRS.has(s.name))) throw new Error("gen: the float opcodes must come last");
+  lines.push("/* Computed-goto dispatch: X(<opcode name>) per opcode 0..TVM_OP_FLOAT-1, X(INVALID) for unassigned");
+  lines.push(" * opcodes, then the float opcodes TVM_OP_FLOAT..TVM_OP_LIMIT-1 (verified code holds no other). */");
+  lines.push(`#define TVM_OP_FLOAT ${hex(firstFloat)}`);
   const byOp = new Map(ISA.map((s) => [s.op, s]));
-  for (let i = 0; i <= maxOp; i += 8) {
-    const row: string[] = [];
-    for (let j = i; j < Math.min(i + 8, maxOp + 1); j++) {
-      const s = byOp.get(j);
-      row.push(s ? `X(${cName(s.name).slice(7)})` : "X(INVALID)");
+  const labelRows = (from: number, to: number) => {
+    for (let i = from; i < to; i += 8) {
+      const row: string[] = [];
+      for (let j = i; j < Math.min(i + 8, to); j++) {
+        const s = byOp.get(j);
+        row.push(s ? `X(${cName(s.name).slice(7)})` : "X(INVALID)");
+      }
+      lines.push(`  ${row.join(" ")} \\`);
     }
-    lines.push(`  ${row.join(" ")} \\`);
-  }
+  };
+  lines.push("#define TVM_LABEL_LIST(X) \\");
+  labelRows(0, firstFloat);
+  lines.push("");
+  lines.push("#define TVM_LABEL_LIST_FLOAT(X) \\");
+  labelRows(firstFloat, maxOp + 1);
   lines.push("");
   lines.push("\n#endif");
   return `${lines.join("\n")}\n`;

@@ -162,15 +162,10 @@ static TVM_NOINLINE void aggreg(const uint8_t *rec, uint8_t len) {
 void raw_report_call(uint8_t id, const int32_t *a, uint8_t n);
 #endif
 
-/* The cases of tvm_host_output that call the components twice (out of line: the
- * frequent cases then need no saved registers on the small MCUs). */
+/* The handlers that call the components twice (out of line: the others
+ * then need no saved registers on the small MCUs). */
 static TVM_NOINLINE void raise_reading(uint8_t s, int32_t x) {
   tc_raise(s, x, (uint8_t)x);
-}
-
-static TVM_NOINLINE void raise_custom_a(uint8_t x) {
-  tc_raise(TC_IN_CUSTOM_A_ID, x, x);
-  tc_raise(TC_IN_CUSTOM_A, x, x);
 }
 
 static TVM_NOINLINE void raise_port(uint8_t k) {
@@ -184,6 +179,105 @@ static void set_leds(uint8_t v) {
 #endif
 }
 
+/* One handler per output role, all of this type (a table dispatches them);
+ * the record's length is in out_len (three arguments fit the scratch
+ * registers of the small MCUs, so that the dispatch is a jump). */
+typedef void tc_out_fn(uint8_t role, int32_t v, const uint8_t *rec);
+static uint8_t out_len;
+
+static void out_none(uint8_t role, int32_t v, const uint8_t *rec) {
+}
+
+static void out_leds(uint8_t role, int32_t v, const uint8_t *rec) {
+  set_leds((uint8_t)(v & 7));
+}
+
+static void out_led(uint8_t role, int32_t v, const uint8_t *rec) {
+  uint8_t bit = (uint8_t)(1u << (role - TC_OUT_LED0));
+  set_leds((uint8_t)(v == 0 ? leds & ~bit : v == 1 ? leds | bit : leds ^ bit));
+}
+
+static void out_req_sensor(uint8_t role, int32_t v, const uint8_t *rec) {
+  uint8_t s = (uint8_t)(TC_IN_TEMP + (role - TC_OUT_REQ_TEMP));
+#if TC_REALTIME
+  plat_sensor_request(s);
+#else
+  raise_reading(s, tc_sensor(s));
+#endif
+}
+
+static void out_set_port(uint8_t role, int32_t v, const uint8_t *rec) {
+  port_val[role - TC_OUT_SET_PORT_A] = (int16_t)(v & 1);
+}
+
+static void out_req_port(uint8_t role, int32_t v, const uint8_t *rec) {
+  raise_port((uint8_t)(role - TC_OUT_REQ_PORT_A));
+}
+
+static void out_beep(uint8_t role, int32_t v, const uint8_t *rec) {
+  beep = (uint16_t)v;
+}
+
+static void out_req_custom_a(uint8_t role, int32_t v, const uint8_t *rec) {
+  uint8_t x = (uint8_t)v;
+  tc_raise(TC_IN_CUSTOM_A_ID, x, x);
+  tc_raise(TC_IN_CUSTOM_A, x, x);
+}
+
+static void out_req_custom(uint8_t role, int32_t v, const uint8_t *rec) {
+  tc_raise(TC_IN_CUSTOM, 0, 0);
+}
+
+static void out_send(uint8_t role, int32_t v, const uint8_t *rec) {
+  uint8_t len = out_len;
+  if (map->grp) return;
+#if TC_REALTIME
+  plat_radio_send(rec, len, role == TC_OUT_SEND_ACK);
+#else
+  /* standalone radio: done at once, acknowledged */
+  if (role == TC_OUT_SEND) tc_raise(TC_IN_SEND_DONE, 0, len ? rec[0] : 0);
+  else tc_raise(TC_IN_SEND_DONE_ACK, 1, len ? rec[0] : 0);
+#endif
+}
+
+static void out_send_grp(uint8_t role, int32_t v, const uint8_t *rec) {
+  uint8_t len = out_len;
+  if (!map->grp) return;
+  tc_raise(role == TC_OUT_SEND_BS ? TC_IN_SENDBS_DONE : TC_IN_SENDGR_DONE, 0, len ? rec[0] : 0);
+}
+
+static void out_aggreg(uint8_t role, int32_t v, const uint8_t *rec) {
+  aggreg(rec, out_len);
+}
+
+static tc_out_fn *TVM_ROM OUT_FN[TC_OUT__N] = {
+  [TC_OUT_LEDS] = out_leds,
+  [TC_OUT_LED0] = out_led,
+  [TC_OUT_LED1] = out_led,
+  [TC_OUT_LED2] = out_led,
+  [TC_OUT_REQ_TEMP] = out_req_sensor,
+  [TC_OUT_REQ_PHOTO] = out_req_sensor,
+  [TC_OUT_REQ_VOLTS] = out_req_sensor,
+  [TC_OUT_REQ_MIC] = out_req_sensor,
+  [TC_OUT_SET_PORT_A] = out_set_port,
+  [TC_OUT_SET_PORT_B] = out_set_port,
+  [TC_OUT_CFG_PORT_A] = out_none,
+  [TC_OUT_CFG_PORT_B] = out_none,
+  [TC_OUT_CFG_INT_A] = out_none,
+  [TC_OUT_CFG_INT_B] = out_none,
+  [TC_OUT_REQ_PORT_A] = out_req_port,
+  [TC_OUT_REQ_PORT_B] = out_req_port,
+  [TC_OUT_BEEP] = out_beep,
+  [TC_OUT_REQ_CUSTOM_A] = out_req_custom_a,
+  [TC_OUT_REQ_CUSTOM] = out_req_custom,
+  [TC_OUT_SEND] = out_send,
+  [TC_OUT_SEND_ACK] = out_send,
+  [TC_OUT_SEND_BS] = out_send_grp,
+  [TC_OUT_SEND_GR] = out_send_grp,
+  [TC_OUT_AGGREG] = out_aggreg,
+};
+typedef char tc_out_fn_complete[TC_OUT__N == 24 ? 1 : -1]; /* a new role needs its handler above */
+
 void tvm_host_output(uint8_t id, int32_t v, const uint8_t *rec, uint8_t len) {
   uint8_t role;
 #if !TC_REALTIME
@@ -193,72 +287,12 @@ void tvm_host_output(uint8_t id, int32_t v, const uint8_t *rec, uint8_t len) {
   if (!map) return;
 #endif
   role = map->out_role[id];
-  switch (role) {
-    case TC_OUT_LEDS:
-      set_leds((uint8_t)(v & 7));
-      break;
-    case TC_OUT_LED0:
-    case TC_OUT_LED1:
-    case TC_OUT_LED2: {
-      uint8_t bit = (uint8_t)(1u << (role - TC_OUT_LED0));
-      set_leds((uint8_t)(v == 0 ? leds & ~bit : v == 1 ? leds | bit : leds ^ bit));
-      break;
-    }
-    case TC_OUT_REQ_TEMP:
-    case TC_OUT_REQ_PHOTO:
-    case TC_OUT_REQ_VOLTS:
-    case TC_OUT_REQ_MIC: {
-      uint8_t s = (uint8_t)(TC_IN_TEMP + (role - TC_OUT_REQ_TEMP));
-#if TC_REALTIME
-      plat_sensor_request(s);
-#else
-      raise_reading(s, tc_sensor(s));
-#endif
-      break;
-    }
-    case TC_OUT_SET_PORT_A:
-    case TC_OUT_SET_PORT_B:
-      port_val[role - TC_OUT_SET_PORT_A] = (int16_t)(v & 1);
-      break;
-    case TC_OUT_REQ_PORT_A:
-    case TC_OUT_REQ_PORT_B:
-      raise_port((uint8_t)(role - TC_OUT_REQ_PORT_A));
-      break;
-    case TC_OUT_BEEP:
-      beep = (uint16_t)v;
-      break;
-    case TC_OUT_REQ_CUSTOM_A:
-      raise_custom_a((uint8_t)v);
-      break;
-    case TC_OUT_REQ_CUSTOM:
-      tc_raise(TC_IN_CUSTOM, 0, 0);
-      break;
-    case TC_OUT_SEND:
-    case TC_OUT_SEND_ACK:
-      if (map->grp) break;
-#if TC_REALTIME
-      plat_radio_send(rec, len, role == TC_OUT_SEND_ACK);
-#else
-      /* standalone radio: done at once, acknowledged */
-      if (role == TC_OUT_SEND) tc_raise(TC_IN_SEND_DONE, 0, len ? rec[0] : 0);
-      else tc_raise(TC_IN_SEND_DONE_ACK, 1, len ? rec[0] : 0);
-#endif
-      break;
-    case TC_OUT_SEND_BS:
-    case TC_OUT_SEND_GR:
-      if (!map->grp) break;
-      tc_raise(role == TC_OUT_SEND_BS ? TC_IN_SENDBS_DONE : TC_IN_SENDGR_DONE, 0, len ? rec[0] : 0);
-      break;
-    case TC_OUT_AGGREG:
-      aggreg(rec, len);
-      break;
-    default:
-      break;
-  }
+  out_len = len;
+  if (role < TC_OUT__N) OUT_FN[role](role, v, rec);
 }
 
 /* ---- functions ---- */
-int32_t tvm_host_call(uint8_t id, const int32_t *a, uint8_t n) {
+TVM_NOINLINE int32_t tvm_host_call(uint8_t id, const int32_t *a, uint8_t n) {
   uint8_t role;
 #if TC_RAW
   if (!map) {

@@ -116,32 +116,41 @@ uint8_t tvm_enqueue(uint8_t id, uint8_t aux, int32_t value, const uint8_t *data,
   return 1;
 }
 
+/* The timer gate of entry k of the timer table (1-based), and its deadline - now (mod 2^32). */
+#define TIMER_GATE(k) (tvm.slots + tvm.timers[k])
+#define TIMER_DUE_IN(gate) (((uint32_t)(gate)[1] | ((uint32_t)(gate)[2] << 16)) - tvm.now)
+
 /* Scan the timer gates: 1 and *delta = the earliest deadline - now (mod
- * 2^32) when one is active, else 0. With `wake`, every gate due now is pushed
- * on the track stack (last gate first) and cleared. */
-static uint8_t scan_timers(uint32_t *delta, uint8_t wake) {
-  const uint8_t *g = tvm.timers;
-  uint8_t k = g[0], found = 0;
-  /* (the earliest so far is kept in *delta: fewer registers to save on the small MCUs) */
-  *delta = 0;
-  while (k) {
-    uint16_t *gate = tvm.slots + g[k--];
-    if (*gate) {
-      uint32_t d = ((uint32_t)gate[1] | ((uint32_t)gate[2] << 16)) - tvm.now;
-      if (!found || d < *delta) *delta = d;
-      found = 1;
-      if (wake && !d) {
-        tvm.track[tvm.tp++] = *gate;
-        *gate = 0;
-      }
-    }
+ * 2^32) when one is active, else 0. (The earliest so far is kept in *delta:
+ * fewer registers to save on the small MCUs.) */
+static uint8_t scan_timers(uint32_t *delta) {
+  uint8_t k = tvm.timers[0], found = 0;
+  for (; k; k--) {
+    const uint16_t *gate = TIMER_GATE(k);
+    uint32_t d;
+    if (!*gate) continue;
+    d = TIMER_DUE_IN(gate);
+    if (!found || d < *delta) *delta = d;
+    found = 1;
   }
   return found;
 }
 
+/* Every timer gate due now is pushed on the track stack (last gate first) and cleared. */
+static TVM_NOINLINE void wake_timers(void) {
+  uint8_t k;
+  for (k = tvm.timers[0]; k; k--) {
+    uint16_t *gate = TIMER_GATE(k);
+    if (*gate && gate[1] == (uint16_t)tvm.now && gate[2] == (uint16_t)(tvm.now >> 16)) {
+      tvm.track[tvm.tp++] = *gate;
+      *gate = 0;
+    }
+  }
+}
+
 uint8_t tvm_next_deadline(uint32_t *delta) {
   if (tvm.flags & TVM_F_HALTED) return 0;
-  return scan_timers(delta, 0);
+  return scan_timers(delta);
 }
 
 uint8_t *tvm_view(int32_t addr, int32_t len) {
@@ -157,7 +166,7 @@ uint8_t *tvm_view(int32_t addr, int32_t len) {
 #else
 #define COUNT ((void)0)
 #endif
-#define PC ((uint16_t)(ip - code))
+#define PC ((uint16_t)(ip - tvm.code))
 
 #if TVM_WATCHDOG
 #define JUMPED do { if (n > tvm.limit && tvm.limit) goto trail_end; } while (0)
@@ -168,7 +177,9 @@ uint8_t *tvm_view(int32_t addr, int32_t len) {
 #if TVM_DISPATCH_GOTO && (defined(__AVR__) || UINTPTR_MAX == 0xffffu)
 /* 16-bit code addresses (on AVR the table is in program memory) */
 #define LABEL(x) &&L_##x,
-#define NEXT do { COUNT; goto *labels[*ip]; } while (0)
+/* one dispatch for all handlers: the smallest code, and on AVR faster than a copy per handler */
+#define NEXT goto dispatch
+#define DISPATCH_ONCE 1
 #define CASE(x) L_##x:
 #elif TVM_DISPATCH_GOTO
 /* offsets from the first handler: 16 bits on 32-bit MCUs (half a table of pointers); 32 bits on
@@ -186,7 +197,14 @@ typedef int16_t tvm_label_t;
 #define CASE(x) case TVM_OP_##x:
 #endif
 
-#define TRACK_GUARD do { if (tp == cap) goto overflow; } while (0)
+/* The dispatch table: without float support, no entries for the float opcodes (the verifier rejects them). */
+#if TVM_FLOAT
+#define LABELS TVM_LABEL_LIST(LABEL) TVM_LABEL_LIST_FLOAT(LABEL)
+#else
+#define LABELS TVM_LABEL_LIST(LABEL)
+#endif
+
+#define TRACK_GUARD do { if (tp == tvm.track_cap) goto overflow; } while (0)
 
 /* Compare outcome masks (bit 0: a < b, bit 1: a == b, bit 2: a > b; bit 3: unsigned), eq..geu. */
 static TVM_ROM uint8_t CMP[10] = {
@@ -270,10 +288,9 @@ static TVM_INLINE uint8_t occur(const tvm_qentry_t *e, const uint8_t *tbl) {
   aux = e->aux;
   if (tvm.ev_dirty > len) memset(tvm.ev + len, 0, (uint8_t)(tvm.ev_dirty - len));
   tvm.ev_dirty = len;
-  if (!tbl) return 0;
-  k = tbl[2];
+  if (!tbl || !(k = tbl[2])) return 0;
   g = tbl + 3 + k;
-  while (k--) {
+  do {
     uint16_t *gate = tvm.slots + *--g;
     uint16_t w = *gate;
     if (!w) continue;
@@ -283,7 +300,7 @@ static TVM_INLINE uint8_t occur(const tvm_qentry_t *e, const uint8_t *tbl) {
     }
     tvm.track[tp++] = w;
     *gate = 0;
-  }
+  } while (--k);
   return tp;
 }
 
@@ -299,19 +316,16 @@ static TVM_INLINE uint8_t occur(const tvm_qentry_t *e, const uint8_t *tbl) {
  */
 static void react(uint8_t chain, const tvm_qentry_t *e, const uint8_t *tbl) {
 #if TVM_DISPATCH_GOTO && defined(__AVR__)
-  static const void *const __flash labels[TVM_OP_LIMIT] = { TVM_LABEL_LIST(LABEL) };
+  static const void *const __flash labels[] = { LABELS };
 #elif TVM_DISPATCH_GOTO && UINTPTR_MAX == 0xffffu
-  static const void *const labels[TVM_OP_LIMIT] = { TVM_LABEL_LIST(LABEL) };
+  static const void *const labels[] = { LABELS };
 #elif TVM_DISPATCH_GOTO
-  static const tvm_label_t labels[TVM_OP_LIMIT] = { TVM_LABEL_LIST(LABEL) };
+  static const tvm_label_t labels[] = { LABELS };
 #endif
-  const uint8_t *const code = tvm.code;
-  uint8_t *const vars = tvm.vars;
-  uint16_t *const slots = tvm.slots;
-  uint16_t *const track = tvm.track;
-  int32_t *const stack = tvm.stack;
-  const uint8_t cap = tvm.track_cap;
-  const uint32_t now = tvm.now;
+  /* The VM's pointers (tvm.code, tvm.vars, tvm.slots, ...) are read where
+   * they are used rather than cached in locals: on the 8-bit MCUs the
+   * interpreter's own state (ip, sp, tp) then keeps the registers (ip in a
+   * pointer register) instead of going to the stack frame. */
   const uint8_t *ip;
   int32_t *sp;
   uint8_t tp = tvm.tp;
@@ -325,9 +339,13 @@ static void react(uint8_t chain, const tvm_qentry_t *e, const uint8_t *tbl) {
   if (chain || e) goto occurrence;
 reaction:
   if (tp == 0) goto done;
-  ip = code + track[--tp];
-  sp = stack;
-#if TVM_DISPATCH_GOTO
+  ip = tvm.code + tvm.track[--tp];
+  sp = tvm.stack;
+#if TVM_DISPATCH_GOTO && DISPATCH_ONCE
+dispatch:
+  COUNT;
+  goto *labels[*ip];
+#elif TVM_DISPATCH_GOTO
   NEXT;
 #else
   for (;;) {
@@ -354,7 +372,7 @@ reaction:
   CASE(JNZW) {
     /* odd opcodes take an absolute target, even ones a relative one; jz/jnz pop a condition */
     uint8_t op = *ip;
-    const uint8_t *t = (op & 1) ? code + RD16(ip + 1) : ip + 2 + (int8_t)ip[1];
+    const uint8_t *t = (op & 1) ? tvm.code + RD16(ip + 1) : ip + 2 + (int8_t)ip[1];
     if (op >= TVM_OP_JZ && ((*--sp == 0) != (op < TVM_OP_JNZ))) {
       ip += 2 + (op & 1);
       NEXT;
@@ -367,22 +385,22 @@ reaction:
   CASE(SPAWNW)
     TRACK_GUARD;
     if (*ip & 1) {
-      track[tp++] = RD16(ip + 1);
+      tvm.track[tp++] = RD16(ip + 1);
       ip += 3;
     } else {
-      track[tp++] = (uint16_t)(PC + 2 + (int8_t)ip[1]);
+      tvm.track[tp++] = (uint16_t)(PC + 2 + (int8_t)ip[1]);
       ip += 2;
     }
     NEXT;
   CASE(JOIN) {
     uint8_t s = ip[1];
-    uint16_t c = (uint16_t)(slots[s] + 1);
+    uint16_t c = (uint16_t)(tvm.slots[s] + 1);
     if (c >= ip[2]) {
-      slots[s] = 0;
+      tvm.slots[s] = 0;
       ip += 3;
       NEXT;
     }
-    slots[s] = c;
+    tvm.slots[s] = c;
     goto trail_end;
   }
   CASE(KILL)
@@ -390,10 +408,10 @@ reaction:
     /* clear slots [s, s+n); drop tracks with pc in [t, this pc), keeping the others' order */
     uint16_t lo = RD16(ip + 3), hi = PC;
     uint8_t r, w = 0;
-    memset(slots + ip[1], 0, (uint16_t)ip[2] * 2u);
+    memset(tvm.slots + ip[1], 0, (uint16_t)ip[2] * 2u);
     for (r = 0; r < tp; r++) {
-      uint16_t x = track[r];
-      if (x < lo || x >= hi) track[w++] = x;
+      uint16_t x = tvm.track[r];
+      if (x < lo || x >= hi) tvm.track[w++] = x;
     }
     tp = w;
     if (*ip == TVM_OP_KILL) {
@@ -402,13 +420,13 @@ reaction:
     } else {
       uint8_t j = ip[5], m = (uint8_t)(ip[5] + ip[6]), any = 0;
       for (; j < m; j++) {
-        uint16_t f = slots[j];
+        uint16_t f = tvm.slots[j];
         if (!f) continue;
-        if ((uint16_t)tp + (any ? 1u : 2u) > cap) goto overflow;
-        if (!any) track[tp++] = (uint16_t)(hi + 7);
+        if ((uint16_t)tp + (any ? 1u : 2u) > tvm.track_cap) goto overflow;
+        if (!any) tvm.track[tp++] = (uint16_t)(hi + 7);
         any = 1;
-        track[tp++] = f;
-        slots[j] = 0;
+        tvm.track[tp++] = f;
+        tvm.slots[j] = 0;
       }
       if (any) goto trail_end;
       ip += 7;
@@ -416,13 +434,13 @@ reaction:
     }
   }
   CASE(FIN)
-    slots[ip[1]] = RD16(ip + 2);
+    tvm.slots[ip[1]] = RD16(ip + 2);
     ip += 4;
     NEXT;
   CASE(FINEND)
     TRACK_GUARD;
-    slots[ip[1]] = 0;
-    track[tp++] = RD16(ip + 2);
+    tvm.slots[ip[1]] = 0;
+    tvm.track[tp++] = RD16(ip + 2);
     ip += 4;
     NEXT;
   CASE(EMIT) {
@@ -430,15 +448,15 @@ reaction:
     uint8_t e = ip[1], k;
     while (e--) g += 1 + g[0];
     TRACK_GUARD;
-    track[tp++] = (uint16_t)(PC + 2);
+    tvm.track[tp++] = (uint16_t)(PC + 2);
     k = g[0];
     while (k) {
       uint8_t x = g[k--];
-      uint16_t w = slots[x];
+      uint16_t w = tvm.slots[x];
       if (w) {
         TRACK_GUARD;
-        track[tp++] = w;
-        slots[x] = 0;
+        tvm.track[tp++] = w;
+        tvm.slots[x] = 0;
       }
     }
     goto trail_end;
@@ -448,7 +466,7 @@ reaction:
   CASE(AWAIT)
   CASE(AWAITI)
   CASE(ASYNC)
-    slots[ip[1]] = (uint16_t)(PC + 2);
+    tvm.slots[ip[1]] = (uint16_t)(PC + 2);
     goto trail_end;
   CASE(AWAITX)
     v = (uint8_t)*--sp;
@@ -458,7 +476,7 @@ reaction:
     v = ip[2];
     adv = 3;
   filtered: {
-    uint16_t *gate = slots + ip[1];
+    uint16_t *gate = tvm.slots + ip[1];
     gate[0] = (uint16_t)((PC + adv) | TVM_GATE_FILTERED);
     gate[1] = (uint16_t)v;
     goto trail_end;
@@ -484,15 +502,15 @@ reaction:
     adv = 2;
   timer: {
     uint8_t s = ip[1];
-    v += now;
-    if (v == now) chain = 0; /* a timer due now comes before further inputs */
-    slots[s] = (uint16_t)(PC + adv);
-    slots[s + 1] = (uint16_t)v;
-    slots[s + 2] = (uint16_t)(v >> 16);
+    if (!v) chain = 0; /* a timer due now comes before further inputs */
+    v += tvm.now;
+    tvm.slots[s] = (uint16_t)(PC + adv);
+    tvm.slots[s + 1] = (uint16_t)v;
+    tvm.slots[s + 2] = (uint16_t)(v >> 16);
     goto trail_end;
   }
   CASE(YIELD)
-    slots[ip[1]] = RD16(ip + 2);
+    tvm.slots[ip[1]] = RD16(ip + 2);
     goto trail_end;
 
   /* ---- input data, outputs, functions */
@@ -506,7 +524,7 @@ reaction:
     ip++;
     goto load;
   CASE(EVGET)
-    memcpy(vars + RD16(ip + 1), tvm.ev, ip[3]);
+    memcpy(tvm.vars + RD16(ip + 1), tvm.ev, ip[3]);
     ip += 4;
     NEXT;
   CASE(OUT)
@@ -522,7 +540,7 @@ reaction:
     ip += 3;
     goto after_host;
   CASE(OUTR)
-    tvm_host_output(ip[1], 0, vars + RD16(ip + 2), ip[4]);
+    tvm_host_output(ip[1], 0, tvm.vars + RD16(ip + 2), ip[4]);
     ip += 5;
     goto after_host;
   CASE(CALL)
@@ -582,11 +600,11 @@ reaction:
   CASE(LDW_32)
     adv = (uint8_t)(*ip - TVM_OP_LD_U8);
     if (adv < 5) {
-      p = vars + ip[1];
+      p = tvm.vars + ip[1];
       ip += 2;
     } else {
       adv = (uint8_t)(adv - 5);
-      p = vars + RD16(ip + 1);
+      p = tvm.vars + RD16(ip + 1);
       ip += 3;
     }
   load:
@@ -610,11 +628,11 @@ reaction:
     adv = (uint8_t)(*ip - TVM_OP_ST_8);
     v = (uint32_t)*--sp;
     if (adv < 3) {
-      p = vars + ip[1];
+      p = tvm.vars + ip[1];
       ip += 2;
     } else {
       adv = (uint8_t)(adv - 3);
-      p = vars + RD16(ip + 1);
+      p = tvm.vars + RD16(ip + 1);
       ip += 3;
     }
   store:
@@ -640,7 +658,7 @@ reaction:
       goto index_error;
     }
     adv = (uint8_t)(*ip - TVM_OP_LDX_U8);
-    p = vars + RD16(ip + 1) + ((uint16_t)v << (adv >> 1)); /* element size 1 1 2 2 4 */
+    p = tvm.vars + RD16(ip + 1) + ((uint16_t)v << (adv >> 1)); /* element size 1 1 2 2 4 */
     ip += 5;
     sp--;
     goto load;
@@ -654,10 +672,11 @@ reaction:
     if (i >= RD16(ip + 3)) {
     index_error:
       raise_error(TVM_ERR_INDEX, PC);
+      chain = 0; /* the ERROR reaction comes before further inputs */
       ip += 5;
       NEXT;
     }
-    p = vars + RD16(ip + 1) + ((uint16_t)i << adv);
+    p = tvm.vars + RD16(ip + 1) + ((uint16_t)i << adv);
     ip += 5;
     goto store;
   }
@@ -674,11 +693,11 @@ reaction:
   CASE(SETW_32)
     adv = (uint8_t)(*ip - TVM_OP_SET_8);
     if (adv < 3) {
-      p = vars + ip[1];
+      p = tvm.vars + ip[1];
       src = ip + 2;
     } else {
       adv = (uint8_t)(adv - 3);
-      p = vars + RD16(ip + 1);
+      p = tvm.vars + RD16(ip + 1);
       src = ip + 3;
     }
     len = (uint8_t)(1u << adv);
@@ -692,20 +711,20 @@ reaction:
   CASE(MOVW_32)
     adv = (uint8_t)(*ip - TVM_OP_MOV_8);
     if (adv < 3) {
-      p = vars + ip[1];
-      src = vars + ip[2];
+      p = tvm.vars + ip[1];
+      src = tvm.vars + ip[2];
       ip += 3;
     } else {
       adv = (uint8_t)(adv - 3);
-      p = vars + RD16(ip + 1);
-      src = vars + RD16(ip + 3);
+      p = tvm.vars + RD16(ip + 1);
+      src = tvm.vars + RD16(ip + 3);
       ip += 5;
     }
     len = (uint8_t)(1u << adv);
     goto move;
   CASE(COPY)
-    p = vars + RD16(ip + 1);
-    src = vars + RD16(ip + 3);
+    p = tvm.vars + RD16(ip + 1);
+    src = tvm.vars + RD16(ip + 3);
     len = ip[5];
     ip += 6;
   move:
@@ -715,7 +734,7 @@ reaction:
 
   /* ---- inc/dec: inc.32 on its own (loop counters), the others share one handler */
   CASE(INC_32)
-    p = vars + ip[1];
+    p = tvm.vars + ip[1];
     ip += 2;
     wr32(p, RD32(p) + 1);
     NEXT;
@@ -737,11 +756,11 @@ reaction:
       d = 0xffffffffu;
     }
     if (adv < 3) {
-      p = vars + ip[1];
+      p = tvm.vars + ip[1];
       ip += 2;
     } else {
       adv = (uint8_t)(adv - 3);
-      p = vars + RD16(ip + 1);
+      p = tvm.vars + RD16(ip + 1);
       ip += 3;
     }
     v = (adv == 0 ? *p : adv == 1 ? RD16(p) : RD32(p)) + d;
@@ -776,6 +795,7 @@ reaction:
         if (b == 0) {
           r = 0;
           raise_error(TVM_ERR_DIV_ZERO, PC);
+          chain = 0;
         } else if (op == TVM_OP_DIVU) {
           r = a / b;
         } else if (op == TVM_OP_MODU) {
@@ -866,10 +886,6 @@ reaction:
     ip++;
     NEXT;
   }
-#elif TVM_DISPATCH_GOTO
-  L_ADDF: L_SUBF: L_MULF: L_DIVF: L_EQF: L_NEF: L_LTF: L_LEF: L_GTF: L_GEF:
-  L_NEGF: L_I2F: L_U2F: L_F2I: L_F2U:
-    goto invalid;
 #endif
 
 #if TVM_DISPATCH_GOTO
@@ -900,8 +916,8 @@ reaction:
     }
 #endif
     if (tp == 0) goto done;
-    ip = code + track[--tp];
-    sp = stack;
+    ip = tvm.code + tvm.track[--tp];
+    sp = tvm.stack;
 #if TVM_DISPATCH_GOTO
     NEXT;
 #else
@@ -909,16 +925,17 @@ reaction:
 #endif
 
   done:
-  /* every path here has emptied the track stack */
-  tvm.tp = 0;
+  /* every path here has emptied the track stack (tvm.tp is set when react returns) */
 #if TVM_STATS
   tvm.stats.reactions++;
   tvm.stats.instructions += n;
   if (n > tvm.stats.max_reaction_instructions) tvm.stats.max_reaction_instructions = n;
   tvm.last_reaction_instructions = n;
 #endif
-  /* (a halted VM has an empty queue, and refuses inputs) */
-  if (chain && tvm.q_count && !tvm.err_count && !tvm_chain_stop && tvm.chain_left) {
+  /* (a halted VM has an empty queue, and refuses inputs; chain is cleared
+   * where an error is raised, which only reactions do, and the errors of a
+   * step are handled, and err_count cleared, before the next step) */
+  if (chain && tvm.q_count && !tvm_chain_stop && tvm.chain_left) {
     tvm.chain_left--;
 #if TVM_STATS
     n = 0;
@@ -929,6 +946,7 @@ reaction:
     tp = occur(e, tbl); /* the only call: inlined */
     goto reaction;
   }
+  tvm.tp = 0;
 }
 
 /* ---- reactions and the order of work ----------------------------------------- */
@@ -984,8 +1002,9 @@ void tvm_boot(void) {
 static uint8_t step(void) {
   uint32_t d;
   if (tvm.flags & TVM_F_HALTED) return 0;
-  if (scan_timers(&d, 1) && !d) {
+  if (scan_timers(&d) && !d) {
     tvm.last_step = TVM_STEP_TIMER;
+    wake_timers();
     react(0, 0, 0);
   } else if (tvm.q_count) {
     tvm.last_step = TVM_STEP_INPUT;

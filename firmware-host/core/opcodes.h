@@ -270,8 +270,9 @@
   56, 56, 56, 56, 56, 56, 56, 56, 56, 56, 57, 57, 57, 57, 57, \
 }
 
-/* Computed-goto dispatch: X(<opcode name>) per opcode 0..TVM_OP_LIMIT-1, X(INVALID) for unassigned
- * opcodes (verified code holds none: the table needs no entries beyond TVM_OP_LIMIT). */
+/* Computed-goto dispatch: X(<opcode name>) per opcode 0..TVM_OP_FLOAT-1, X(INVALID) for unassigned
+ * opcodes, then the float opcodes TVM_OP_FLOAT..TVM_OP_LIMIT-1 (verified code holds no other). */
+#define TVM_OP_FLOAT 0xa0
 #define TVM_LABEL_LIST(X) \
   X(HALT) X(TERM) X(JMP) X(JMPW) X(JZ) X(JZW) X(JNZ) X(JNZW) \
   X(SPAWN) X(SPAWNW) X(JOIN) X(KILL) X(KILLF) X(FIN) X(FINEND) X(EMIT) \
@@ -293,6 +294,8 @@
   X(OR) X(XOR) X(SHL) X(SHR) X(SHRU) X(EQ) X(NE) X(LT) \
   X(LTU) X(LE) X(LEU) X(GT) X(GTU) X(GE) X(GEU) X(LAND) \
   X(LOR) X(NEG) X(BNOT) X(LNOT) X(EXT_U8) X(EXT_I8) X(EXT_U16) X(EXT_I16) \
+
+#define TVM_LABEL_LIST_FLOAT(X) \
   X(ADDF) X(SUBF) X(MULF) X(DIVF) X(EQF) X(NEF) X(LTF) X(LEF) \
   X(GTF) X(GEF) X(NEGF) X(I2F) X(U2F) X(F2I) X(F2U) \
 

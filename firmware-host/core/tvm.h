@@ -134,8 +134,8 @@ typedef struct {
   uint8_t q_head, q_count;
   uint8_t err_count;
   uint8_t err_codes[TVM_ERROR_QUEUE];
+  tvm_qentry_t q[TVM_QUEUE_CAP]; /* (before ev: on AVR its fields are then in reach of displacements) */
   uint8_t ev[TVM_EVENT_DATA_BYTES];
-  tvm_qentry_t q[TVM_QUEUE_CAP];
 #if TVM_STATS
   tvm_stats_t stats;
   uint32_t last_reaction_instructions;

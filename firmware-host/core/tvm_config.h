@@ -64,11 +64,13 @@
 #define TVM_INLINE inline
 #endif
 
-/* Chained-reaction budget counter. */
+/* Chained-reaction budget counter: on the small MCUs a byte (counted down
+ * at every chained reaction), so that one tvm_step chains at most 255
+ * further reactions before it returns (tvm_run_pending steps again). */
 #if TVM_MEM_BYTES > 65535
 typedef uint32_t tvm_chain_t;
 #else
-typedef uint16_t tvm_chain_t;
+typedef uint8_t tvm_chain_t;
 #endif
 
 /* Memory-block offsets (a capsule may exceed 64 KB on the host). */
