@@ -105,9 +105,13 @@ export interface CJob {
 /** A job's result: terra-mote's JSON, or the message of a failure (rejected capsule, bad trace, host error). */
 export type CJobResult = { ok: CRunJson & Record<string, unknown> } | { error: string };
 
-/** Run many jobs through one terra-mote process (dispatch: the build of that dispatch variant, default terra-mote's). */
-export function runBatchC(jobs: CJob[], opts: { dispatch?: "switch" | "goto" } = {}): CJobResult[] {
-  const bin = opts.dispatch ? moteBinary().replace(/terra-mote$/, `terra-mote-${opts.dispatch}`) : moteBinary();
+/**
+ * Run many jobs through one terra-mote process. variant: a build of firmware-host/Makefile's
+ * host targets, terra-mote-<variant> (dispatch switch or goto; sum16/sum32: the verifier's
+ * header sums in 16 or 32 bits with a 16 KB block); default terra-mote.
+ */
+export function runBatchC(jobs: CJob[], opts: { variant?: "switch" | "goto" | "sum16" | "sum32" } = {}): CJobResult[] {
+  const bin = opts.variant ? moteBinary().replace(/terra-mote$/, `terra-mote-${opts.variant}`) : moteBinary();
   const dir = mkdtempSync(join(tmpdir(), "terra-c-"));
   const cfgJson = new Map<Configuration, unknown>();
   try {

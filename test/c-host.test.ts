@@ -64,7 +64,7 @@ describe("terra-mote prints what terra run --json prints", () => {
     }
     expect(names.length).toBeGreaterThanOrEqual(8);
     for (const dispatch of ["goto", "switch"] as const) {
-      const got = runBatchC(jobs, { dispatch });
+      const got = runBatchC(jobs, { variant: dispatch });
       got.forEach((g, i) => {
         const text = "ok" in g ? JSON.stringify(g.ok) : `THROWS ${g.error}`;
         if (expected[i].startsWith("THROWS")) expect(text.startsWith("THROWS"), names[i]).toBe(true);

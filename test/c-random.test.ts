@@ -43,7 +43,7 @@ test(`${RUNS} generated programs with random traces: the TS VM and the C VM prin
     jobs.push({ capsule: r.capsule!, config: r.config!, trace: c.trace, until: c.until });
   }
   // both dispatch builds of terra-mote (computed goto, the default on the host, and switch, as on AVR and MSP430)
-  const variants = [runBatchC(jobs, { dispatch: "goto" }), runBatchC(jobs, { dispatch: "switch" })];
+  const variants = [runBatchC(jobs, { variant: "goto" }), runBatchC(jobs, { variant: "switch" })];
   let floats = 0;
   let errors = 0;
   for (const got of variants) cases.forEach((c, i) => {

@@ -47,21 +47,38 @@ function tsVerdict(b: Uint8Array): { accepted: boolean; offset?: number } {
   }
 }
 
-test("mutated capsules: both VMs accept, or reject at the same byte", () => {
-  const bases = fc.sample(arbCase(), { numRuns: 60, seed: 7 }).map((c) => compileSource(c.source).capsule!);
-  let state = 12345;
+/** perBase mutants of each of `bases` generated programs' capsules (deterministic). */
+function mutants(bases: number, perBase: number, seed: number): Uint8Array[] {
+  const caps = fc.sample(arbCase(), { numRuns: bases, seed }).map((c) => compileSource(c.source).capsule!);
+  let state = 12345 + seed;
   const rnd = () => {
     state ^= state << 13;
     state ^= state >>> 17;
     state ^= state << 5;
     return state >>> 0;
   };
-  const mutants: Uint8Array[] = [];
-  for (const b of bases) for (let k = 0; k < 60; k++) mutants.push(mutate(b, rnd));
-  const got = runBatchC(mutants.map((capsule) => ({ capsule, verify: true }))) as unknown as { ok: { accepted: boolean; offset?: number } }[];
+  const out: Uint8Array[] = [];
+  for (const b of caps) for (let k = 0; k < perBase; k++) out.push(mutate(b, rnd));
+  return out;
+}
+
+test("the C verifier's 16-bit header sums (AVR, MSP430) give the verdicts of the 32-bit ones", () => {
+  const ms = mutants(40, 80, 11);
+  const jobs = ms.map((capsule) => ({ capsule, verify: true }));
+  const [sum16, sum32] = [runBatchC(jobs, { variant: "sum16" }), runBatchC(jobs, { variant: "sum32" })];
+  ms.forEach((m, i) => expect(sum16[i], `mutant ${i}: ${Buffer.from(m).toString("hex")}`).toEqual(sum32[i]));
+  const verdicts = sum32 as unknown as { ok: { accepted: boolean } }[];
+  const rejected = verdicts.filter((v) => !v.ok.accepted).length;
+  expect(rejected).toBeGreaterThan(ms.length / 2);
+  expect(rejected).toBeLessThan(ms.length);
+}, 300_000);
+
+test("mutated capsules: both VMs accept, or reject at the same byte", () => {
+  const ms = mutants(60, 60, 7);
+  const got = runBatchC(ms.map((capsule) => ({ capsule, verify: true }))) as unknown as { ok: { accepted: boolean; offset?: number } }[];
   let accepted = 0;
   const runnable: Uint8Array[] = [];
-  mutants.forEach((m, i) => {
+  ms.forEach((m, i) => {
     const want = tsVerdict(m);
     expect({ accepted: got[i].ok.accepted, offset: got[i].ok.offset }, `mutant ${i}: ${Buffer.from(m).toString("hex")}`).toEqual(want);
     if (want.accepted) {
@@ -70,7 +87,7 @@ test("mutated capsules: both VMs accept, or reject at the same byte", () => {
     }
   });
   expect(accepted).toBeGreaterThan(20);
-  expect(accepted).toBeLessThan(mutants.length / 2);
+  expect(accepted).toBeLessThan(ms.length / 2);
 
   // accepted mutants run the same on both VMs (recording host, 10 s of virtual time, watchdog)
   const jobs: CJob[] = runnable.map((capsule) => ({ capsule, raw: true, until: 10_000, instructionLimit: 100_000, maxAsyncSlices: 1000 }));
