@@ -250,7 +250,8 @@ class Gen {
         const op = r.pick(["+", "-", "*", "/"]);
         let b = this.floatExpr(ctx, d - 1);
         // a constant divisor that folds to zero is a compile error: divide by variables or 7.0
-        if (op === "/" && !/[a-df-zA-Z_]/.test(b.replace(/<\w+>/g, ""))) b = "7.0";
+        // (casts and hex literals such as <float>(0x0) are not variables)
+        if (op === "/" && !/[a-df-zA-Z_]/.test(b.replace(/<\w+>|0x[0-9a-f]+/gi, ""))) b = "7.0";
         return `(${this.floatExpr(ctx, d - 1)} ${op} ${b})`;
       }
       case "neg":
