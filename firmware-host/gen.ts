@@ -156,26 +156,9 @@ export function generateOpcodesHeader(): string {
   // the float opcodes come last: a VM built without float support (which rejects them) needs no table entries for them
   const firstFloat = Math.min(...ISA.filter((s) => FLOAT_INSTRS.has(s.name)).map((s) => s.op));
   if (ISA.some((s) => s.op > firstFloat && !FLOAT_INSTRS.has(s.name))) throw new Error("gen: the float opcodes must come last");
-  lines.push("/* Computed-goto dispatch: X(<opcode name>) per opcode 0..TVM_OP_FLOAT-1, X(INVALID) for unassigned");
-  lines.push(" * opcodes, then the float opcodes TVM_OP_FLOAT..TVM_OP_LIMIT-1 (verified code holds no other). */");
+  lines.push("/* The float opcodes are TVM_OP_FLOAT..TVM_OP_LIMIT-1: a computed-goto table without float support ends");
+  lines.push(" * before them (verified code holds no other). */");
   lines.push(`#define TVM_OP_FLOAT ${hex(firstFloat)}`);
-  const byOp = new Map(ISA.map((s) => [s.op, s]));
-  const labelRows = (from: number, to: number) => {
-    for (let i = from; i < to; i += 8) {
-      const row: string[] = [];
-      for (let j = i; j < Math.min(i + 8, to); j++) {
-        const s = byOp.get(j);
-        row.push(s ? `X(${cName(s.name).slice(7)})` : "X(INVALID)");
-      }
-      lines.push(`  ${row.join(" ")} \\`);
-    }
-  };
-  lines.push("#define TVM_LABEL_LIST(X) \\");
-  labelRows(0, firstFloat);
-  lines.push("");
-  lines.push("#define TVM_LABEL_LIST_FLOAT(X) \\");
-  labelRows(firstFloat, maxOp + 1);
-  lines.push("");
   lines.push("\n#endif");
   return `${lines.join("\n")}\n`;
 }

@@ -176,11 +176,10 @@ uint8_t *tvm_view(int32_t addr, int32_t len) {
 
 #if TVM_DISPATCH_GOTO && (defined(__AVR__) || UINTPTR_MAX == 0xffffu)
 /* 16-bit code addresses (on AVR the table is in program memory) */
-#define LABEL(x) &&L_##x,
+#define LABEL(x) &&L_##x
 /* one dispatch for all handlers: the smallest code, and on AVR faster than a copy per handler */
 #define NEXT goto dispatch
 #define DISPATCH_ONCE 1
-#define CASE(x) L_##x:
 #elif TVM_DISPATCH_GOTO
 /* offsets from the first handler: 16 bits on 32-bit MCUs (half a table of pointers); 32 bits on
  * 64-bit hosts, where a sanitizer build of the interpreter can exceed 32 KB */
@@ -189,19 +188,43 @@ typedef int32_t tvm_label_t;
 #else
 typedef int16_t tvm_label_t;
 #endif
-#define LABEL(x) (tvm_label_t)(&&L_##x - &&L_HALT),
+#define LABEL(x) (tvm_label_t)(&&L_##x - &&L_HALT)
 #define NEXT do { COUNT; goto *(&&L_HALT + labels[*ip]); } while (0)
-#define CASE(x) L_##x:
 #else
 #define NEXT goto dispatch
-#define CASE(x) case TVM_OP_##x:
 #endif
 
-/* The dispatch table: without float support, no entries for the float opcodes (the verifier rejects them). */
+/* A handler starts at CASE(x); the other opcodes of its family follow as ALSO(y). With computed
+ * goto only the handler has a label, and the table sends the whole family there: a label per
+ * opcode would cost a jump (2 bytes and 2 cycles on AVR) per family member. */
+#if TVM_DISPATCH_GOTO
+#define CASE(x) L_##x:
+#define ALSO(x)
+#define ONE(x) [TVM_OP_##x] = LABEL(x),
+#define TO(x, handler) [TVM_OP_##x] = LABEL(handler),
+#define SPAN(first, last, handler) [TVM_OP_##first ... TVM_OP_##last] = LABEL(handler),
+/* the dispatch table (GNU designated ranges): every opcode of vm/isa.ts to its handler, unassigned
+ * ones to L_INVALID; without float support, no entries for the float opcodes (the verifier rejects them) */
+#define HANDLERS \
+  ONE(HALT) ONE(TERM) ONE(JMP) SPAN(JMPW, JNZW, JMPW) SPAN(SPAWN, SPAWNW, SPAWN) ONE(JOIN) \
+  SPAN(KILL, KILLF, KILL) ONE(FIN) ONE(FINEND) ONE(EMIT) ONE(AWAIT) TO(AWAITI, AWAIT) TO(ASYNC, AWAIT) \
+  ONE(AWAITX) ONE(AWAITK) ONE(AWAITT) ONE(AWAITTW) ONE(AWAITTS) ONE(AWAITT32) ONE(AWAITTV) ONE(YIELD) \
+  SPAN(EVLD_U8, EVLD_32, EVLD_U8) ONE(EVGET) ONE(OUT) ONE(OUTV) ONE(OUTK) ONE(OUTR) SPAN(CALL, CALLV, CALL) \
+  ONE(PUSH8) ONE(PUSH16) ONE(PUSH32) ONE(PUSHA) ONE(POP) ONE(DUP) SPAN(LD_U8, LDW_32, LD_U8) \
+  SPAN(ST_8, STW_32, ST_8) SPAN(LDX_U8, LDX_32, LDX_U8) SPAN(STX_8, STX_32, STX_8) SPAN(SET_8, SETW_32, SET_8) \
+  SPAN(MOV_8, MOVW_32, MOV_8) ONE(COPY) SPAN(INC_8, INC_16, INC_8) ONE(INC_32) SPAN(INCW_8, DECW_32, INC_8) \
+  SPAN(ADD, EXT_I16, ADD)
 #if TVM_FLOAT
-#define LABELS TVM_LABEL_LIST(LABEL) TVM_LABEL_LIST_FLOAT(LABEL)
+#define TABLE_SIZE TVM_OP_LIMIT
+#define HANDLERS_FLOAT SPAN(ADDF, DIVF, ADDF) SPAN(EQF, GEF, EQF) ONE(NEGF) ONE(I2F) ONE(U2F) ONE(F2I) ONE(F2U)
 #else
-#define LABELS TVM_LABEL_LIST(LABEL)
+#define TABLE_SIZE TVM_OP_FLOAT
+#define HANDLERS_FLOAT
+#endif
+#define LABELS [0 ... TABLE_SIZE - 1] = LABEL(INVALID), HANDLERS HANDLERS_FLOAT
+#else
+#define CASE(x) case TVM_OP_##x:
+#define ALSO(x) case TVM_OP_##x:
 #endif
 
 #define TRACK_GUARD do { if (tp == tvm.track_cap) goto overflow; } while (0)
@@ -315,12 +338,20 @@ static TVM_INLINE uint8_t occur(const tvm_qentry_t *e, const uint8_t *tbl) {
  * the same way; the results are those of one tvm_step per input).
  */
 static void react(uint8_t chain, const tvm_qentry_t *e, const uint8_t *tbl) {
+#if TVM_DISPATCH_GOTO
+/* the handlers' entries override the table's L_INVALID default */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Woverride-init"
+#endif
 #if TVM_DISPATCH_GOTO && defined(__AVR__)
   static const void *const __flash labels[] = { LABELS };
 #elif TVM_DISPATCH_GOTO && UINTPTR_MAX == 0xffffu
   static const void *const labels[] = { LABELS };
 #elif TVM_DISPATCH_GOTO
   static const tvm_label_t labels[] = { LABELS };
+#endif
+#if TVM_DISPATCH_GOTO
+#pragma GCC diagnostic pop
 #endif
   /* The VM's pointers (tvm.code, tvm.vars, tvm.slots, ...) are read where
    * they are used rather than cached in locals: on the 8-bit MCUs the
@@ -366,10 +397,10 @@ dispatch:
     JUMPED;
     NEXT;
   CASE(JMPW)
-  CASE(JZ)
-  CASE(JZW)
-  CASE(JNZ)
-  CASE(JNZW) {
+  ALSO(JZ)
+  ALSO(JZW)
+  ALSO(JNZ)
+  ALSO(JNZW) {
     /* odd opcodes take an absolute target, even ones a relative one; jz/jnz pop a condition */
     uint8_t op = *ip;
     const uint8_t *t = (op & 1) ? tvm.code + RD16(ip + 1) : ip + 2 + (int8_t)ip[1];
@@ -382,7 +413,7 @@ dispatch:
     NEXT;
   }
   CASE(SPAWN)
-  CASE(SPAWNW)
+  ALSO(SPAWNW)
     TRACK_GUARD;
     if (*ip & 1) {
       tvm.track[tp++] = RD16(ip + 1);
@@ -404,7 +435,7 @@ dispatch:
     goto trail_end;
   }
   CASE(KILL)
-  CASE(KILLF) {
+  ALSO(KILLF) {
     /* clear slots [s, s+n); drop tracks with pc in [t, this pc), keeping the others' order */
     uint16_t lo = RD16(ip + 3), hi = PC;
     uint8_t r, w = 0;
@@ -464,8 +495,8 @@ dispatch:
 
   /* ---- awaits: set the gate and end the trail */
   CASE(AWAIT)
-  CASE(AWAITI)
-  CASE(ASYNC)
+  ALSO(AWAITI)
+  ALSO(ASYNC)
     tvm.slots[ip[1]] = (uint16_t)(PC + 2);
     goto trail_end;
   CASE(AWAITX)
@@ -515,10 +546,10 @@ dispatch:
 
   /* ---- input data, outputs, functions */
   CASE(EVLD_U8)
-  CASE(EVLD_I8)
-  CASE(EVLD_U16)
-  CASE(EVLD_I16)
-  CASE(EVLD_32)
+  ALSO(EVLD_I8)
+  ALSO(EVLD_U16)
+  ALSO(EVLD_I16)
+  ALSO(EVLD_32)
     adv = (uint8_t)(*ip - TVM_OP_EVLD_U8);
     p = tvm.ev;
     ip++;
@@ -544,7 +575,7 @@ dispatch:
     ip += 5;
     goto after_host;
   CASE(CALL)
-  CASE(CALLV) {
+  ALSO(CALLV) {
     uint8_t nargs = ip[2];
     int32_t r;
     sp -= nargs;
@@ -589,15 +620,15 @@ dispatch:
 
   /* ---- loads: ld.T (a8) and ldw.T (a16), T = u8 i8 u16 i16 32 (shared tail `load`: type in adv) */
   CASE(LD_U8)
-  CASE(LD_I8)
-  CASE(LD_U16)
-  CASE(LD_I16)
-  CASE(LD_32)
-  CASE(LDW_U8)
-  CASE(LDW_I8)
-  CASE(LDW_U16)
-  CASE(LDW_I16)
-  CASE(LDW_32)
+  ALSO(LD_I8)
+  ALSO(LD_U16)
+  ALSO(LD_I16)
+  ALSO(LD_32)
+  ALSO(LDW_U8)
+  ALSO(LDW_I8)
+  ALSO(LDW_U16)
+  ALSO(LDW_I16)
+  ALSO(LDW_32)
     adv = (uint8_t)(*ip - TVM_OP_LD_U8);
     if (adv < 5) {
       p = tvm.vars + ip[1];
@@ -620,11 +651,11 @@ dispatch:
 
   /* ---- stores: st.W (a8) and stw.W (a16), W = 8 16 32 (shared tail `store`: width code in adv) */
   CASE(ST_8)
-  CASE(ST_16)
-  CASE(ST_32)
-  CASE(STW_8)
-  CASE(STW_16)
-  CASE(STW_32)
+  ALSO(ST_16)
+  ALSO(ST_32)
+  ALSO(STW_8)
+  ALSO(STW_16)
+  ALSO(STW_32)
     adv = (uint8_t)(*ip - TVM_OP_ST_8);
     v = (uint32_t)*--sp;
     if (adv < 3) {
@@ -648,10 +679,10 @@ dispatch:
 
   /* ---- indexed loads and stores: index checked against the array length */
   CASE(LDX_U8)
-  CASE(LDX_I8)
-  CASE(LDX_U16)
-  CASE(LDX_I16)
-  CASE(LDX_32)
+  ALSO(LDX_I8)
+  ALSO(LDX_U16)
+  ALSO(LDX_I16)
+  ALSO(LDX_32)
     v = (uint32_t)sp[-1];
     if (v >= RD16(ip + 3)) {
       sp[-1] = 0;
@@ -663,8 +694,8 @@ dispatch:
     sp--;
     goto load;
   CASE(STX_8)
-  CASE(STX_16)
-  CASE(STX_32) {
+  ALSO(STX_16)
+  ALSO(STX_32) {
     uint32_t i;
     adv = (uint8_t)(*ip - TVM_OP_STX_8);
     v = (uint32_t)*--sp;
@@ -686,11 +717,11 @@ dispatch:
     const uint8_t *src;
     uint8_t len;
   CASE(SET_8)
-  CASE(SET_16)
-  CASE(SET_32)
-  CASE(SETW_8)
-  CASE(SETW_16)
-  CASE(SETW_32)
+  ALSO(SET_16)
+  ALSO(SET_32)
+  ALSO(SETW_8)
+  ALSO(SETW_16)
+  ALSO(SETW_32)
     adv = (uint8_t)(*ip - TVM_OP_SET_8);
     if (adv < 3) {
       p = tvm.vars + ip[1];
@@ -704,11 +735,11 @@ dispatch:
     ip = src + len;
     goto move;
   CASE(MOV_8)
-  CASE(MOV_16)
-  CASE(MOV_32)
-  CASE(MOVW_8)
-  CASE(MOVW_16)
-  CASE(MOVW_32)
+  ALSO(MOV_16)
+  ALSO(MOV_32)
+  ALSO(MOVW_8)
+  ALSO(MOVW_16)
+  ALSO(MOVW_32)
     adv = (uint8_t)(*ip - TVM_OP_MOV_8);
     if (adv < 3) {
       p = tvm.vars + ip[1];
@@ -739,16 +770,16 @@ dispatch:
     wr32(p, RD32(p) + 1);
     NEXT;
   CASE(INC_8)
-  CASE(INC_16)
-  CASE(INCW_8)
-  CASE(INCW_16)
-  CASE(INCW_32)
-  CASE(DEC_8)
-  CASE(DEC_16)
-  CASE(DEC_32)
-  CASE(DECW_8)
-  CASE(DECW_16)
-  CASE(DECW_32) {
+  ALSO(INC_16)
+  ALSO(INCW_8)
+  ALSO(INCW_16)
+  ALSO(INCW_32)
+  ALSO(DEC_8)
+  ALSO(DEC_16)
+  ALSO(DEC_32)
+  ALSO(DECW_8)
+  ALSO(DECW_16)
+  ALSO(DECW_32) {
     uint32_t d = 1;
     adv = (uint8_t)(*ip - TVM_OP_INC_8);
     if (adv >= 6) {
@@ -768,10 +799,10 @@ dispatch:
   }
 
   /* ---- integer arithmetic on 32-bit cells, one handler (unsigned arithmetic: wraps, no UB) */
-  CASE(ADD) CASE(SUB) CASE(MUL) CASE(DIV) CASE(DIVU) CASE(MOD) CASE(MODU) CASE(AND) CASE(OR) CASE(XOR)
-  CASE(SHL) CASE(SHR) CASE(SHRU) CASE(EQ) CASE(NE) CASE(LT) CASE(LTU) CASE(LE) CASE(LEU) CASE(GT) CASE(GTU)
-  CASE(GE) CASE(GEU) CASE(LAND) CASE(LOR) CASE(NEG) CASE(BNOT) CASE(LNOT) CASE(EXT_U8) CASE(EXT_I8)
-  CASE(EXT_U16) CASE(EXT_I16) {
+  CASE(ADD) ALSO(SUB) ALSO(MUL) ALSO(DIV) ALSO(DIVU) ALSO(MOD) ALSO(MODU) ALSO(AND) ALSO(OR) ALSO(XOR)
+  ALSO(SHL) ALSO(SHR) ALSO(SHRU) ALSO(EQ) ALSO(NE) ALSO(LT) ALSO(LTU) ALSO(LE) ALSO(LEU) ALSO(GT) ALSO(GTU)
+  ALSO(GE) ALSO(GEU) ALSO(LAND) ALSO(LOR) ALSO(NEG) ALSO(BNOT) ALSO(LNOT) ALSO(EXT_U8) ALSO(EXT_I8)
+  ALSO(EXT_U16) ALSO(EXT_I16) {
     uint8_t op = *ip;
     uint32_t a, b = 0, r;
     if (op < TVM_OP_NEG) b = (uint32_t)*--sp;
@@ -831,9 +862,9 @@ dispatch:
   /* ---- float: binary32 bits in cells; NaN results canonical */
 #if TVM_FLOAT
   CASE(ADDF)
-  CASE(SUBF)
-  CASE(MULF)
-  CASE(DIVF) {
+  ALSO(SUBF)
+  ALSO(MULF)
+  ALSO(DIVF) {
     uint8_t op = *ip;
     float b = as_float((uint32_t)*--sp), a = as_float((uint32_t)sp[-1]), r;
     if (op == TVM_OP_ADDF) r = a + b;
@@ -845,11 +876,11 @@ dispatch:
     NEXT;
   }
   CASE(EQF)
-  CASE(NEF)
-  CASE(LTF)
-  CASE(LEF)
-  CASE(GTF)
-  CASE(GEF) {
+  ALSO(NEF)
+  ALSO(LTF)
+  ALSO(LEF)
+  ALSO(GTF)
+  ALSO(GEF) {
     uint8_t op = *ip, r;
     float b = as_float((uint32_t)*--sp), a = as_float((uint32_t)sp[-1]);
     if (op == TVM_OP_EQF) r = a == b;
