@@ -10,22 +10,21 @@
  * - MicaZ (simavr through simrun, ATmega128 at 7.3728 MHz): the three
  *   scenarios of §8, each run for 300 simulated seconds as a firmware image
  *   (comp/rt.c with the simulated sensor of RT_SENSOR_MS = 10 ms and radio),
- *   and the same loops in plain C (apps/native.c): loop iterations (the
- *   counter of the last radio frame), active cycles, cycles per VM
- *   instruction (active cycles over the VM instructions the iterations
- *   execute, counted by the TypeScript VM on the same capsule; for the IO
- *   scenarios the active cycles include the clock interrupt and idle
- *   wake-ups, so the figure says little about the interpreter), native ratio
- *   (native iterations over VM iterations) and the ratio of active cycles.
- * - TelosB (mspdebug's simulator, MSP430F1611 at 4 MHz): the CPU-bound loop
- *   from MCLK counts between markers over a fixed number of iterations at a
- *   frozen clock (cycles per VM instruction, native ratio; iterations per
- *   300 s derived from them); the IO-bound and IO-timer scenarios as on
- *   MicaZ, 300 simulated seconds of VM image and plain C, in builds whose
- *   board skips sleep to the next clock interrupt (BOARD_SKIP_SLEEP:
- *   mspdebug does not advance a sleeping CPU's timers, see
- *   firmware-host/README.md), so that the MCLK cycles the tracer counts are
- *   the active cycles.
+ *   and the same loops in plain C (apps/native.c): loop iterations per 300 s
+ *   (the counter of the last radio frame, scaled by the frame's time: the
+ *   script's frames drift 4 ms per 10 s period, the plain C loop's do not),
+ *   active cycles, cycles per VM instruction (active cycles over the VM
+ *   instructions the iterations execute, counted by the TypeScript VM on the
+ *   same capsule; for the IO scenarios the active cycles include the clock
+ *   interrupt and idle wake-ups, so the figure says little about the
+ *   interpreter), native ratio (native iterations over VM iterations) and the
+ *   ratio of active cycles. Also the CPU-bound loop's cycles per iteration
+ *   at a frozen clock (no clock interrupt, no per-tick driver work).
+ * - TelosB (mspdebug's simulator, MSP430F1611 at 4 MHz): the same three
+ *   scenarios and the frozen-clock figure, in builds whose board skips sleep
+ *   to the next clock interrupt (BOARD_SKIP_SLEEP: mspdebug does not advance
+ *   a sleeping CPU's timers, see firmware-host/README.md), so that the MCLK
+ *   cycles the tracer counts are the active cycles.
  * - Host: x86 instructions per VM instruction (callgrind, marginal over
  *   200,000 reactions of the CPU-bound loop), VM instructions per second and
  *   the TS VM / C VM speed ratio on the same capsule in one run, for both
@@ -126,12 +125,16 @@ function instructionsPerIteration(name: string): number {
   return (vm.stats.instructions - i0) / (counter() - c0);
 }
 
-/** Last counter value the image sent over the radio ("R <hex>" frames, counter at byte 5). */
-function lastCounter(text: string): number {
+/**
+ * The last counter value the image sent over the radio and when: bench builds
+ * (RT_FRAME_TIME) print "R <hex> @<ms>", the counter at byte 5 of the frame,
+ * the time in ms of the board's clock.
+ */
+function lastFrame(text: string, elf: string): { count: number; ms: number } {
   const frames = text.split("\n").filter((l) => l.startsWith("R "));
-  if (!frames.length) return 0;
-  const b = Buffer.from(frames[frames.length - 1].slice(2).trim(), "hex");
-  return b.readUInt32LE(5);
+  const m = /^R ([0-9a-f]+) @(\d+)$/.exec((frames[frames.length - 1] ?? "").trim());
+  if (!m) throw new Error(`bench c: ${elf} sent no timed radio frame ("R <hex> @<ms>")`);
+  return { count: Buffer.from(m[1], "hex").readUInt32LE(5), ms: Number(m[2]) };
 }
 
 /** A run of a scenario image: what it printed and the active cycles it executed. */
@@ -180,9 +183,13 @@ function mspsimActive(elf: string): SimRun {
  */
 function timedScenarios(p: "micaz" | "telosb", names: readonly ("cpu" | "io" | "timer")[], quick: boolean, run: (elf: string) => SimRun, defs: string): Record<string, ScenarioResult> {
   const seconds = quick ? 30 : 300;
-  const scale = 300 / seconds;
-  // stop just after the frame sent at `seconds` (the radio completes 4 ms later)
-  const appDefs = `-DRT_STOP_MS=${seconds * 1000 + 50} ${defs}`.trim();
+  // Stop just after the frames sent at `seconds`. The plain C loop sends at 10 s, 20 s, ...; the
+  // script restarts its 10 s timer when the send completes (4 ms), so its 30th frame leaves at
+  // 300.116 s. Counts are scaled by the time of the frame that carries them, active cycles by the
+  // length of the run: both VMs and both loops are compared over the same 300 s.
+  const stopMs = seconds * 1000 + 200;
+  const per300 = (x: number, ms: number) => (x * 300_000) / ms;
+  const appDefs = `-DRT_STOP_MS=${stopMs} -DRT_FRAME_TIME=1 ${defs}`.trim();
   const dir = join(BUILD, `bench/${p}`);
   mkdirSync(dir, { recursive: true });
   const res: Record<string, ScenarioResult> = {};
@@ -194,13 +201,15 @@ function timedScenarios(p: "micaz" | "telosb", names: readonly ("cpu" | "io" | "
     writeFileSync(cap, capsule);
     make(p, ["app"], { APP_CAP: cap, OUT: dir, NAME: app, APP_DEFS: appDefs });
     make(p, ["native"], { SCENARIO: scenario, OUT: dir, APP_DEFS: appDefs });
-    const vm = run(join(dir, `${app}.elf`));
-    const nat = run(join(dir, `native-${scenario}.elf`));
+    const vmElf = join(dir, `${app}.elf`), natElf = join(dir, `native-${scenario}.elf`);
+    const vm = run(vmElf);
+    const nat = run(natElf);
     const per = instructionsPerIteration(app);
-    const it = lastCounter(vm.out) * scale;
-    const nit = lastCounter(nat.out) * scale;
-    const active = vm.active * scale;
-    const nactive = nat.active * scale;
+    const f = lastFrame(vm.out, vmElf), nf = lastFrame(nat.out, natElf);
+    const it = per300(f.count, f.ms);
+    const nit = per300(nf.count, nf.ms);
+    const active = per300(vm.active, stopMs);
+    const nactive = per300(nat.active, stopMs);
     res[name] = {
       iterations: Math.round(it),
       active_cycles: Math.round(active),
@@ -223,27 +232,34 @@ function mspCycles(elf: string): number {
   return b.at - a.at;
 }
 
-function telosbCpu(): Record<string, number> {
-  const dir = join(BUILD, "bench/telosb");
+/** Cycles between markers 1 and 2 of a MicaZ image on simavr (simrun's marker lines). */
+function simrunCycles(elf: string): number {
+  make("micaz", [join(BUILD, "micaz/simrun")]);
+  const r = spawnSync(join(BUILD, "micaz/simrun"), ["-q", elf], { encoding: "utf8", maxBuffer: 1 << 28, timeout: 600_000 });
+  const at = (v: number) => Number(new RegExp(`^mark ${v} (\\d+)`, "m").exec(r.stderr)?.[1] ?? NaN);
+  const d = at(2) - at(1);
+  if (!(d > 0)) throw new Error(`simrun ${elf}: no markers:\n${r.stderr.slice(-300)}`);
+  return d;
+}
+
+/**
+ * The CPU-bound loop at a frozen clock (RT_FROZEN: no clock interrupt, so no
+ * per-tick driver work): N iterations marker to marker, VM and plain C. Cycles
+ * per iteration of the reaction path alone (the profile's unit).
+ */
+function frozenCpu(p: "micaz" | "telosb"): { cycles_per_iteration: number; native_cycles_per_iteration: number } {
+  const dir = join(BUILD, `bench/${p}-frozen`);
   mkdirSync(dir, { recursive: true });
-  const { capsule } = compileApp("bench_cpu");
   const cap = join(dir, "bench_cpu.cap");
-  writeFileSync(cap, capsule);
+  writeFileSync(cap, compileApp("bench_cpu").capsule);
   const N = 2000;
-  // frozen clock (no timer interrupt: RT_FROZEN), the driver stops after N loop iterations
-  make("telosb", ["app"], { APP_CAP: cap, OUT: dir, NAME: "cpu", APP_DEFS: `-DRT_FROZEN=1 -DRT_STOP_ITER=${N}` });
-  make("telosb", ["native"], { SCENARIO: "1", OUT: dir, APP_DEFS: `-DRT_FROZEN=1 -DRT_STOP_ITER=${N}` });
-  const vm = mspCycles(join(dir, "cpu.elf")) / N;
-  const nat = mspCycles(join(dir, "native-1.elf")) / N;
-  const per = instructionsPerIteration("bench_cpu");
-  const hz = 4_000_000;
+  const defs = `-DRT_FROZEN=1 -DRT_STOP_ITER=${N}`;
+  make(p, ["app"], { APP_CAP: cap, OUT: dir, NAME: "cpu", APP_DEFS: defs });
+  make(p, ["native"], { SCENARIO: "1", OUT: dir, APP_DEFS: defs });
+  const cycles = p === "micaz" ? simrunCycles : mspCycles;
   return {
-    cycles_per_iteration: Number(vm.toFixed(1)),
-    cycles_per_instruction: Number((vm / per).toFixed(1)),
-    native_cycles_per_iteration: Number(nat.toFixed(1)),
-    native_ratio: Number((vm / nat).toFixed(2)),
-    iterations: Math.round((300 * hz) / vm),
-    native_iterations: Math.round((300 * hz) / nat),
+    cycles_per_iteration: Number((cycles(join(dir, "cpu.elf")) / N).toFixed(1)),
+    native_cycles_per_iteration: Number((cycles(join(dir, "native-1.elf")) / N).toFixed(1)),
   };
 }
 
@@ -331,18 +347,14 @@ registerBench({
     const micaz = timedScenarios("micaz", ["cpu", "io", "timer"], quick, simrun, "");
     for (const [k, v] of Object.entries(micaz)) result.micaz[k] = v;
     result.micaz.stack_bytes_max = maxStack;
+    result.micaz.cpu_frozen_clock = frozenCpu("micaz");
     const error = (e: unknown) => ({ error: (e as Error).message.slice(0, 200) });
     try {
-      const t = telosbCpu();
-      result.telosb.cpu = { iterations: t.iterations, cycles_per_instruction: t.cycles_per_instruction, native_ratio: t.native_ratio, native_iterations: t.native_iterations, cycles_per_iteration: t.cycles_per_iteration, method: "cycles per iteration at a frozen clock (mspdebug), extrapolated to 300 s at 4 MHz" };
-    } catch (e) {
-      result.telosb.cpu = error(e);
-    }
-    try {
       const method = "300 simulated seconds on mspdebug, sleep skipped to the next clock interrupt by the firmware (BOARD_SKIP_SLEEP): all counted MCLK cycles are active";
-      for (const [k, v] of Object.entries(timedScenarios("telosb", ["io", "timer"], quick, mspsimActive, "-DBOARD_SKIP_SLEEP=1"))) result.telosb[k] = { ...v, method };
+      for (const [k, v] of Object.entries(timedScenarios("telosb", ["cpu", "io", "timer"], quick, mspsimActive, "-DBOARD_SKIP_SLEEP=1"))) result.telosb[k] = { ...v, method };
+      result.telosb.cpu_frozen_clock = frozenCpu("telosb");
     } catch (e) {
-      result.telosb.io = result.telosb.timer = error(e);
+      result.telosb.cpu = result.telosb.io = result.telosb.timer = error(e);
     }
     // host: callgrind and TS/C ratio on the CPU-bound capsule
     const { capsule, cfg } = compileApp("bench_cpu");
@@ -371,6 +383,10 @@ registerBench({
       n === "cpu" ? `${TERRA.cpu.iterations} / ${TERRA.cpu.ratio}x / ${TERRA.cpu.cycles_per_instruction} cyc` : `${TERRA[n].iterations} / ${(TERRA[n].active_cycles / TERRA[n].native_active_cycles).toFixed(2)}x active`,
     ]);
     const h = result.host;
+    const fz = (r: Record<string, unknown>) => {
+      const f = r.cpu_frozen_clock as { cycles_per_iteration: number; native_cycles_per_iteration: number } | undefined;
+      return f ? `${f.cycles_per_iteration} / ${f.native_cycles_per_iteration}` : "-";
+    };
     return {
       result: {
         ...result,
@@ -381,6 +397,8 @@ registerBench({
         table(["platform", "core .text B", "image .text B", "VM RAM B"], rows),
         "",
         table(["MicaZ scenario (300 s)", "iterations", "native", "native ratio", "cycles/VM instr", "active ratio", "Terra"], scen),
+        "",
+        `CPU-bound loop at a frozen clock, cycles per iteration (VM / plain C): MicaZ ${fz(result.micaz)}, TelosB ${fz(result.telosb)}`,
         "",
         table(["TelosB scenario (300 s)", "iterations", "native", "native ratio", "cycles/VM instr", "active ratio"], (["cpu", "io", "timer"] as const).map((n) => {
           const r = result.telosb[n] as Partial<ScenarioResult> & { error?: string };

@@ -4,7 +4,8 @@
  * as the VM builds (comp/rt.c), in TinyOS's style: an event loop in which
  * each iteration of the CPU-bound loop is a posted task. SCENARIO: 1
  * CPU-bound, 2 IO-bound, 3 IO-timer. The counter goes out over the radio
- * every 10 s ("R <hex>", the same frame as the scripts' cntMsg).
+ * every 10 s ("R <hex>", the same frame as the scripts' cntMsg; with
+ * RT_FRAME_TIME "R <hex> @<ms>", as comp/rt.c).
  */
 #include <stdint.h>
 #include "../comp/board.h"
@@ -33,6 +34,10 @@ static void send_counter(uint32_t now) {
   for (i = 0; i < 4; i++) msg[5 + i] = (uint8_t)(counter >> (8 * i));
   rp_str("R ");
   rp_hex(msg, sizeof msg);
+#ifdef RT_FRAME_TIME
+  rp_str(" @");
+  rp_u32(now);
+#endif
   rp_c('\n');
   radio_busy = 1;
   radio_due = now + RT_RADIO_MS;

@@ -9,7 +9,8 @@
  * Simulated peripherals: a sensor conversion (REQ_TEMP, REQ_PHOTO, ...)
  * completes RT_SENSOR_MS later with the next reading of a small table; a
  * radio send (SEND, SEND_ACK) is printed as "R <hex>" on the byte output
- * and completes RT_RADIO_MS later; LEDs are the board's. Bench builds stop
+ * and completes RT_RADIO_MS later (with RT_FRAME_TIME: "R <hex> @<ms>", the
+ * bench's form); LEDs are the board's. Bench builds stop
  * at RT_STOP_MS (marker 2, "H", then the board's exit), or run RT_STOP_ITER
  * input reactions after the boot between markers 1 and 2 (with RT_FROZEN:
  * no clock interrupt, for simulators that time marker to marker).
@@ -57,6 +58,10 @@ TVM_NOINLINE void plat_sensor_request(uint8_t s) {
 TVM_NOINLINE void plat_radio_send(const uint8_t *frame, uint8_t len, uint8_t ack) {
   rp_str("R ");
   rp_hex(frame, len);
+#ifdef RT_FRAME_TIME
+  rp_str(" @"); /* bench builds: the send's time in ms */
+  rp_u32(tvm.now);
+#endif
   rp_c('\n');
   pending |= 0x80;
   due[TC_NSENSORS] = tvm.now + RT_RADIO_MS;
