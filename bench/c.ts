@@ -18,8 +18,11 @@
  *   same capsule; for the IO scenarios the active cycles include the clock
  *   interrupt and idle wake-ups, so the figure says little about the
  *   interpreter), native ratio (native iterations over VM iterations) and the
- *   ratio of active cycles. Also the CPU-bound loop's cycles per iteration
- *   at a frozen clock (no clock interrupt, no per-tick driver work).
+ *   ratio of active cycles; the CPU energy of each run over 300 s (J), VM
+ *   and plain C, priced by the model fitted to Terra's own Avrora figures
+ *   (bench/energy.ts), beside Terra's Table 7. Also the CPU-bound loop's
+ *   cycles per iteration at a frozen clock (no clock interrupt, no per-tick
+ *   driver work).
  * - TelosB (mspdebug's simulator, MSP430F1611 at 4 MHz): the same three
  *   scenarios and the frozen-clock figure, in builds whose board skips sleep
  *   to the next clock interrupt (BOARD_SKIP_SLEEP: mspdebug does not advance
@@ -44,6 +47,7 @@ import { constantSensors } from "../components/terranet/index";
 import { loadCapsule } from "../vm/verify";
 import { FIRMWARE_DIR, make } from "../firmware-host/harness";
 import { registerBench, table } from "./registry";
+import { TERRA_ENERGY_ROWS, cpuJoules } from "./energy";
 
 const PLATFORMS = ["host", "micaz", "telosb", "samr21"] as const;
 type Platform = (typeof PLATFORMS)[number];
@@ -103,6 +107,10 @@ interface ScenarioResult {
   native_ratio: number;
   active_cycles_ratio: number;
   instructions_per_iteration: number;
+  /** MicaZ: CPU energy over 300 s (J) of the VM and of plain C, bench/energy.ts's model */
+  cpu_energy_j?: number;
+  native_cpu_energy_j?: number;
+  energy_ratio?: number;
 }
 
 /** VM instructions per loop iteration of a bench script, counted by the TypeScript VM (standalone components). */
@@ -220,6 +228,12 @@ function timedScenarios(p: "micaz" | "telosb", names: readonly ("cpu" | "io" | "
       active_cycles_ratio: Number((active / nactive).toFixed(2)),
       instructions_per_iteration: Number(per.toFixed(2)),
     };
+    if (p === "micaz") {
+      // 300 s of the ATmega128 at 7.3728 MHz: the cycles not active are idle
+      const total = 300 * 7_372_800;
+      const e = cpuJoules(active, total - active), ne = cpuJoules(nactive, total - nactive);
+      Object.assign(res[name], { cpu_energy_j: Number(e.toFixed(3)), native_cpu_energy_j: Number(ne.toFixed(3)), energy_ratio: Number((e / ne).toFixed(3)) });
+    }
   }
   return res;
 }
@@ -397,6 +411,11 @@ registerBench({
         table(["platform", "core .text B", "image .text B", "VM RAM B"], rows),
         "",
         table(["MicaZ scenario (300 s)", "iterations", "native", "native ratio", "cycles/VM instr", "active ratio", "Terra"], scen),
+        "",
+        table(["MicaZ CPU energy (300 s)", "VM J", "plain C J", "ratio", "Terra / nesC J (Table 7)", "Terra ratio"], (["cpu", "io", "timer"] as const).map((n, k) => {
+          const [t, c] = [TERRA_ENERGY_ROWS[2 * k], TERRA_ENERGY_ROWS[2 * k + 1]];
+          return [n, sc(n).cpu_energy_j!, sc(n).native_cpu_energy_j!, sc(n).energy_ratio!, `${t.joules} / ${c.joules}`, (t.joules / c.joules).toFixed(3)];
+        })),
         "",
         `CPU-bound loop at a frozen clock, cycles per iteration (VM / plain C): MicaZ ${fz(result.micaz)}, TelosB ${fz(result.telosb)}`,
         "",
