@@ -42,7 +42,9 @@ static TVM_ROM int16_t TABLE[TC_NSENSORS][8] = {
   { 1, 1, 0, 0, 1, 0, 1, 0 },                   /* PORT_B */
 };
 
-static uint8_t pending;                         /* bit per sensor; bit 7: radio */
+static uint8_t pending;                         /* bit s per sensor s, then RADIO */
+#define RADIO ((uint8_t)(1u << TC_NSENSORS))
+typedef char rt_pending_fits[TC_NSENSORS < 8 ? 1 : -1];
 static uint32_t due[TC_NSENSORS + 1];
 static uint8_t pos[TC_NSENSORS];
 static uint8_t radio_type, radio_ack;
@@ -63,7 +65,7 @@ TVM_NOINLINE void plat_radio_send(const uint8_t *frame, uint8_t len, uint8_t ack
   rp_u32(tvm.now);
 #endif
   rp_c('\n');
-  pending |= 0x80;
+  pending |= RADIO;
   due[TC_NSENSORS] = tvm.now + RT_RADIO_MS;
   radio_type = len ? frame[0] : 0;
   radio_ack = ack;
@@ -94,19 +96,20 @@ void plat_host_exception(const char *what) {
   tvm_abort();
 }
 
-/* Completed conversions and sends at time t become inputs. */
+/* Completed conversions and sends at time t become inputs. (The loops
+ * shift a running mask: the AVR and the MSP430 shift one bit per instruction.) */
 static void poll(uint32_t t) {
-  uint8_t s;
-  for (s = 0; s < TC_NSENSORS; s++) {
-    if ((pending & (1u << s)) && (int32_t)(t - due[s]) >= 0) {
+  uint8_t s, m = 1;
+  for (s = 0; s < TC_NSENSORS; s++, m = (uint8_t)(m << 1)) {
+    if ((pending & m) && (int32_t)(t - due[s]) >= 0) {
       int16_t v = TABLE[s][pos[s]];
       pos[s] = (uint8_t)((pos[s] + 1) & 7);
-      pending &= (uint8_t)~(1u << s);
+      pending &= (uint8_t)~m;
       tc_raise(s, v, (uint8_t)v);
     }
   }
-  if ((pending & 0x80) && (int32_t)(t - due[TC_NSENSORS]) >= 0) {
-    pending &= 0x7f;
+  if ((pending & RADIO) && (int32_t)(t - due[TC_NSENSORS]) >= 0) {
+    pending &= (uint8_t)~RADIO;
     if (radio_ack) tc_raise(TC_IN_SEND_DONE_ACK, 1, radio_type);
     else tc_raise(TC_IN_SEND_DONE, 0, radio_type);
   }
@@ -166,9 +169,9 @@ int main(void) {
     idle = 1;
     wake_at = tvm.now + (tvm_next_deadline(&d) ? d : 0x7fffffffu);
     {
-      uint8_t s;
-      for (s = 0; s <= TC_NSENSORS; s++) {
-        if ((s < TC_NSENSORS ? pending & (1u << s) : pending & 0x80) && (int32_t)(due[s] - wake_at) < 0) wake_at = due[s];
+      uint8_t s, m = 1;
+      for (s = 0; s <= TC_NSENSORS; s++, m = (uint8_t)(m << 1)) {
+        if ((pending & m) && (int32_t)(due[s] - wake_at) < 0) wake_at = due[s];
       }
     }
     board_irq_off();
