@@ -313,7 +313,7 @@ TVM_NOINLINE int32_t tvm_host_call(uint8_t id, const int32_t *a, uint8_t n) {
     case TC_FN_GETMEM:
       return a[0] >= 0 && a[0] < (int32_t)tvm.var_bytes ? tvm.vars[a[0]] : 0;
     case TC_FN_GETTIME:
-      return (int32_t)(uint32_t)tc_now;
+      return (int32_t)tvm.now; /* the reaction's time (runVirtual: tc_now mod 2^32) */
     case TC_FN_SETRFPOWER:
       return SUCCESS;
     case TC_FN_STAT1: {

@@ -156,15 +156,9 @@ int main(void) {
       idle = 0;
     }
     if (pending) poll(t);
-    if (tvm_next_deadline(&d) && d <= t - tvm.now) {
-      /* a timer is due: its reaction happens at its deadline */
-      tvm.now += d;
-    } else {
-      tvm.now = t;
-    }
-    tc_now = tvm.now;
     tvm_chain_stop = 0; /* chained input reactions run until the next clock tick */
-    if (tvm_step()) continue;
+    /* a timer due by t reacts at its deadline, anything else at t */
+    if (tvm_step_at(t)) continue;
     /* idle: the next thing is a timer deadline or a conversion or send completing */
     idle = 1;
     wake_at = tvm.now + (tvm_next_deadline(&d) ? d : 0x7fffffffu);

@@ -1029,11 +1029,16 @@ void tvm_boot(void) {
   if (tvm.err_count) error_reactions();
 }
 
-/* tvm_step with at most tvm.chain_left further input reactions chained. */
-static uint8_t step(void) {
+/* tvm_step at now + upto (ms), with at most tvm.chain_left further input
+ * reactions chained: a timer due by then reacts at its deadline, which
+ * becomes now; otherwise now advances by upto. One scan of the timers. */
+static uint8_t step(uint32_t upto) {
   uint32_t d;
+  uint8_t due;
   if (tvm.flags & TVM_F_HALTED) return 0;
-  if (scan_timers(&d) && !d) {
+  due = scan_timers(&d) && d <= upto;
+  tvm.now += due ? d : upto;
+  if (due) {
     tvm.last_step = TVM_STEP_TIMER;
     wake_timers();
     react(0, 0, 0);
@@ -1050,7 +1055,12 @@ static uint8_t step(void) {
 
 uint8_t tvm_step(void) {
   tvm.chain_left = (tvm_chain_t)~(tvm_chain_t)0;
-  return step();
+  return step(0);
+}
+
+uint8_t tvm_step_at(uint32_t t) {
+  tvm.chain_left = (tvm_chain_t)~(tvm_chain_t)0;
+  return step(t - tvm.now);
 }
 
 uint32_t tvm_run_pending(uint32_t max) {
@@ -1058,7 +1068,7 @@ uint32_t tvm_run_pending(uint32_t max) {
   while (k < max) {
     tvm_chain_t budget = max - k - 1 > (tvm_chain_t)~(tvm_chain_t)0 ? (tvm_chain_t)~(tvm_chain_t)0 : (tvm_chain_t)(max - k - 1);
     tvm.chain_left = budget;
-    if (!step()) break;
+    if (!step(0)) break;
     k += 1 + (uint32_t)(budget - tvm.chain_left);
   }
   return k;

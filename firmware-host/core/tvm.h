@@ -12,7 +12,7 @@
  *
  * The platform provides three callbacks (tvm_host_output, tvm_host_call,
  * tvm_host_error) and drives the VM: tvm_load, tvm_boot, then tvm_enqueue /
- * tvm_step (or tvm_run_pending) / tvm_next_deadline / tvm_set_now, following
+ * tvm_step (or tvm_run_pending, tvm_step_at) / tvm_next_deadline, following
  * the order of work of docs/vm.md (comp/driver.c does it in virtual time).
  */
 #ifndef TVM_H
@@ -183,6 +183,12 @@ uint8_t tvm_enqueue(uint8_t id, uint8_t aux, int32_t value, const uint8_t *data,
  * queued inputs' reactions (see tvm_chain_stop). Returns 0 when there was
  * nothing to do. */
 uint8_t tvm_step(void);
+/* tvm_step for a real-time driver whose clock reads t ms (not before now,
+ * mod 2^32): the earliest timer due by t reacts at its deadline, which
+ * becomes now (lateness compensated), else now becomes t; then as tvm_step.
+ * One scan of the timers where tvm_next_deadline and tvm_step make two.
+ * A halted VM returns 0 and keeps its now. */
+uint8_t tvm_step_at(uint32_t t);
 /* Steps until nothing is left at `now` or `max` reactions ran (chained input
  * reactions count one each, as vm/engine.ts runPending); returns that number. */
 uint32_t tvm_run_pending(uint32_t max);
