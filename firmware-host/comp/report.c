@@ -14,8 +14,9 @@ void rp_u32(uint32_t v) {
   char buf[11];
   uint8_t n = 0;
   do {
-    buf[n++] = (char)('0' + v % 10);
-    v /= 10;
+    uint32_t q = v / 10; /* one division per digit (the small MCUs divide in software) */
+    buf[n++] = (char)('0' + (v - (q << 3) - (q << 1)));
+    v = q;
   } while (v);
   while (n) board_putc((uint8_t)buf[--n]);
 }
