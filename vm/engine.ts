@@ -547,21 +547,13 @@ export class Vm {
 
   /** Push every active gate of input table `ti` matching `aux`, last gate first. */
   private wakeGates(ti: number, aux: number): void {
-    const g = this.inGates;
+    const g = this.inGates, track = this.track;
     let tp = this.tp;
-    for (let k = this.inStart[ti + 1] - 1, lo = this.inStart[ti]; k >= lo; k--) tp = this.wakeGate(g[k], aux, tp);
+    for (let k = this.inStart[ti + 1] - 1, lo = this.inStart[ti]; k >= lo; k--) {
+      const pc = this.takeGate(g[k], aux);
+      if (pc >= 0) track[tp++] = pc;
+    }
     this.tp = tp;
-  }
-
-  /**
-   * Wake input gate slot `x` if it is active and, when filtered, awaits
-   * selector `aux`: push its pc on the track stack (whose pointer is `tp`).
-   * @returns the new track-stack pointer.
-   */
-  private wakeGate(x: number, aux: number, tp: number): number {
-    const pc = this.takeGate(x, aux);
-    if (pc >= 0) this.track[tp++] = pc;
-    return tp;
   }
 
   /**
