@@ -154,11 +154,17 @@ interface SimRun {
 /** Deepest stack (bytes below the top of RAM) the MicaZ scenario images reached. */
 let maxStack = 0;
 
-/** simavr through simrun: sleep fast-forwarded, active cycles counted. */
-function simrun(elf: string): SimRun {
+/** A MicaZ image on simavr through simrun: the image's output (stdout) and simrun's report (stderr). */
+function simavr(elf: string): { stdout: string; stderr: string } {
   make("micaz", [join(BUILD, "micaz/simrun")]);
   const r = spawnSync(join(BUILD, "micaz/simrun"), ["-q", elf], { encoding: "utf8", maxBuffer: 1 << 28, timeout: 1_800_000 });
   if (r.error) throw r.error;
+  return r;
+}
+
+/** simavr through simrun: sleep fast-forwarded, active cycles counted. */
+function simrun(elf: string): SimRun {
+  const r = simavr(elf);
   const end = /end \w+ (\d+) (\d+) (\d+)/.exec(r.stderr);
   const stack = /stack (\d+)/.exec(r.stderr);
   if (!end) throw new Error(`simrun ${elf}: no end line:\n${r.stderr.slice(-500)}`);
@@ -248,8 +254,7 @@ function mspCycles(elf: string): number {
 
 /** Cycles between markers 1 and 2 of a MicaZ image on simavr (simrun's marker lines). */
 function simrunCycles(elf: string): number {
-  make("micaz", [join(BUILD, "micaz/simrun")]);
-  const r = spawnSync(join(BUILD, "micaz/simrun"), ["-q", elf], { encoding: "utf8", maxBuffer: 1 << 28, timeout: 600_000 });
+  const r = simavr(elf);
   const at = (v: number) => Number(new RegExp(`^mark ${v} (\\d+)`, "m").exec(r.stderr)?.[1] ?? NaN);
   const d = at(2) - at(1);
   if (!(d > 0)) throw new Error(`simrun ${elf}: no markers:\n${r.stderr.slice(-300)}`);
