@@ -270,10 +270,12 @@ static uint32_t float_bits(float f) {
 /* An input occurrence: e with input table tbl (ERROR reactions), or when e
  * is 0 the head of the queue, dequeued, with its id's table (0: none). Its
  * data becomes the event data, and every active gate of the table matching
- * its selector is pushed on the empty track stack, last gate first (the
- * first in text order runs first). Returns tp. (Called once, in react.) */
-static TVM_INLINE uint8_t occur(const tvm_qentry_t *e, const uint8_t *tbl) {
-  uint8_t k, len, aux, tp = 0;
+ * its selector wakes: the first in text order is returned (0: none) to run
+ * at once, the others are pushed on the empty track stack, last gate first,
+ * and *tp is their number. (Called once, in react.) */
+static TVM_INLINE uint16_t occur(const tvm_qentry_t *e, const uint8_t *tbl, uint8_t *tp) {
+  uint8_t k, len, aux, n = 0;
+  uint16_t run = 0;
   const uint8_t *g;
   if (!e) {
     uint8_t id;
@@ -311,6 +313,7 @@ static TVM_INLINE uint8_t occur(const tvm_qentry_t *e, const uint8_t *tbl) {
   aux = e->aux;
   if (tvm.ev_dirty > len) memset(tvm.ev + len, 0, (uint8_t)(tvm.ev_dirty - len));
   tvm.ev_dirty = len;
+  *tp = 0;
   if (!tbl || !(k = tbl[2])) return 0;
   g = tbl + 3 + k;
   do {
@@ -321,10 +324,12 @@ static TVM_INLINE uint8_t occur(const tvm_qentry_t *e, const uint8_t *tbl) {
       if (gate[1] != aux) continue;
       w &= (uint16_t)~TVM_GATE_FILTERED;
     }
-    tvm.track[tp++] = w;
+    if (run) tvm.track[n++] = run;
+    run = w;
     *gate = 0;
   } while (--k);
-  return tp;
+  *tp = n;
+  return run;
 }
 
 /*
@@ -368,7 +373,6 @@ static void react(uint8_t chain, const tvm_qentry_t *e, const uint8_t *tbl) {
   uint8_t adv;
 
   if (chain || e) goto occurrence;
-reaction:
   if (tp == 0) goto done;
   ip = tvm.code + tvm.track[--tp];
   sp = tvm.stack;
@@ -974,8 +978,13 @@ dispatch:
     e = 0;
     tbl = 0;
   occurrence:
-    tp = occur(e, tbl); /* the only call: inlined */
-    goto reaction;
+    {
+      uint16_t first = occur(e, tbl, &tp); /* the only call: inlined */
+      if (!first) goto done;
+      ip = tvm.code + first;
+      sp = tvm.stack;
+      NEXT;
+    }
   }
   tvm.tp = 0;
 }
