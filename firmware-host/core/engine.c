@@ -373,9 +373,7 @@ static void react(uint8_t chain, const tvm_qentry_t *e, const uint8_t *tbl) {
   uint8_t adv;
 
   if (chain || e) goto occurrence;
-  if (tp == 0) goto done;
-  ip = tvm.code + tvm.track[--tp];
-  sp = tvm.stack;
+  goto trail_end; /* the trails on the track stack (n is 0: no watchdog fault) */
 #if TVM_DISPATCH_GOTO && DISPATCH_ONCE && defined(__AVR__)
 dispatch:
   COUNT;
@@ -965,11 +963,7 @@ dispatch:
     if (tp == 0) goto done;
     ip = tvm.code + tvm.track[--tp];
     sp = tvm.stack;
-#if TVM_DISPATCH_GOTO
     NEXT;
-#else
-    goto dispatch;
-#endif
 
   done:
   /* every path here has emptied the track stack (tvm.tp is set when react returns) */
