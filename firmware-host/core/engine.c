@@ -373,7 +373,9 @@ static void react(uint8_t chain, const tvm_qentry_t *e, const uint8_t *tbl) {
   uint8_t adv;
 
   if (chain || e) goto occurrence;
-  goto trail_end; /* the trails on the track stack (n is 0: no watchdog fault) */
+  if (tp == 0) goto done;
+  ip = tvm.code + tvm.track[--tp];
+  sp = tvm.stack;
 #if TVM_DISPATCH_GOTO && DISPATCH_ONCE && defined(__AVR__)
 dispatch:
   COUNT;
