@@ -156,7 +156,6 @@ int main(void) {
       idle = 0;
     }
     if (pending) poll(t);
-    tvm_chain_stop = 0; /* chained input reactions run until the next clock tick */
     /* a timer due by t reacts at its deadline, anything else at t */
     if (tvm_step_at(t)) continue;
     /* idle: the next thing is a timer deadline or a conversion or send completing */

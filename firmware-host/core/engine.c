@@ -342,7 +342,7 @@ static TVM_INLINE uint16_t occur(const tvm_qentry_t *e, const uint8_t *tbl, uint
  * VM runs and the platform has not set tvm_chain_stop (vm/engine.ts chains
  * the same way; the results are those of one tvm_step per input).
  */
-static void react(uint8_t chain, const tvm_qentry_t *e, const uint8_t *tbl) {
+static void react(tvm_chain_t chain, const tvm_qentry_t *e, const uint8_t *tbl) {
 #if TVM_DISPATCH_GOTO
 /* the handlers' entries override the table's L_INVALID default */
 #pragma GCC diagnostic push
@@ -549,7 +549,7 @@ dispatch:
     adv = 2;
   timer: {
     uint8_t s = ip[1];
-    if (!v) chain = 0; /* a timer due now comes before further inputs */
+    if (!v) tvm_chain_stop = 1; /* a timer due now comes before further inputs */
     v += tvm.now;
     tvm.slots[s] = (uint16_t)(PC + adv);
     tvm.slots[s + 1] = (uint16_t)v;
@@ -719,7 +719,7 @@ dispatch:
     if (i >= RD16(ip + 3)) {
     index_error:
       raise_error(TVM_ERR_INDEX, PC);
-      chain = 0; /* the ERROR reaction comes before further inputs */
+      tvm_chain_stop = 1; /* the ERROR reaction comes before further inputs */
       ip += 5;
       NEXT;
     }
@@ -842,7 +842,7 @@ dispatch:
         if (b == 0) {
           r = 0;
           raise_error(TVM_ERR_DIV_ZERO, PC);
-          chain = 0;
+          tvm_chain_stop = 1;
         } else if (op == TVM_OP_DIVU) {
           r = a / b;
         } else if (op == TVM_OP_MODU) {
@@ -975,11 +975,11 @@ dispatch:
   if (n > tvm.stats.max_reaction_instructions) tvm.stats.max_reaction_instructions = n;
   tvm.last_reaction_instructions = n;
 #endif
-  /* (a halted VM has an empty queue, and refuses inputs; chain is cleared
-   * where an error is raised, which only reactions do, and the errors of a
-   * step are handled, and err_count cleared, before the next step) */
-  if (chain && tvm.q_count && !tvm_chain_stop && tvm.chain_left) {
-    tvm.chain_left--;
+  /* (a halted VM has an empty queue, and refuses inputs; tvm_chain_stop is
+   * set where an error is raised, which only reactions do, and the errors of
+   * a step are handled, and err_count cleared, before the next step) */
+  if (chain > 1 && tvm.q_count && !tvm_chain_stop) {
+    chain--;
 #if TVM_STATS
     n = 0;
 #endif
@@ -994,10 +994,15 @@ dispatch:
       NEXT;
     }
   }
+  if (chain) tvm.chain_left = (tvm_chain_t)(chain - 1);
   tvm.tp = 0;
 }
 
 /* ---- reactions and the order of work ----------------------------------------- */
+
+/* Further input reactions one step may chain: react counts them down in its chain argument,
+ * which is 1 + that number */
+#define CHAIN_MAX ((tvm_chain_t)((tvm_chain_t)~(tvm_chain_t)0 - 1))
 
 /* One async slice of the first active async block in text order; 0 when none. */
 static uint8_t async_slice(void) {
@@ -1046,13 +1051,15 @@ void tvm_boot(void) {
   if (tvm.err_count) error_reactions();
 }
 
-/* tvm_step at now + upto (ms), with at most tvm.chain_left further input
- * reactions chained: a timer due by then reacts at its deadline, which
- * becomes now; otherwise now advances by upto. One scan of the timers. */
+/* tvm_step at now + upto (ms), with at most tvm.chain_left (< CHAIN_MAX + 1)
+ * further input reactions chained, and what is left of them in tvm.chain_left
+ * after: a timer due by then reacts at its deadline, which becomes now;
+ * otherwise now advances by upto. One scan of the timers. */
 static uint8_t step(uint32_t upto) {
   uint32_t d;
   uint8_t due;
   if (tvm.flags & TVM_F_HALTED) return 0;
+  tvm_chain_stop = 0;
   due = scan_timers(&d) && d <= upto;
   tvm.now += due ? d : upto;
   if (due) {
@@ -1061,7 +1068,7 @@ static uint8_t step(uint32_t upto) {
     react(0, 0, 0);
   } else if (tvm.q_count) {
     tvm.last_step = TVM_STEP_INPUT;
-    react(1, 0, 0);
+    react((tvm_chain_t)(tvm.chain_left + 1), 0, 0);
   } else {
     tvm.last_step = TVM_STEP_ASYNC;
     if (!async_slice()) return 0;
@@ -1071,19 +1078,19 @@ static uint8_t step(uint32_t upto) {
 }
 
 uint8_t tvm_step(void) {
-  tvm.chain_left = (tvm_chain_t)~(tvm_chain_t)0;
+  tvm.chain_left = CHAIN_MAX;
   return step(0);
 }
 
 uint8_t tvm_step_at(uint32_t t) {
-  tvm.chain_left = (tvm_chain_t)~(tvm_chain_t)0;
+  tvm.chain_left = CHAIN_MAX;
   return step(t - tvm.now);
 }
 
 uint32_t tvm_run_pending(uint32_t max) {
   uint32_t k = 0;
   while (k < max) {
-    tvm_chain_t budget = max - k - 1 > (tvm_chain_t)~(tvm_chain_t)0 ? (tvm_chain_t)~(tvm_chain_t)0 : (tvm_chain_t)(max - k - 1);
+    tvm_chain_t budget = max - k - 1 > CHAIN_MAX ? CHAIN_MAX : (tvm_chain_t)(max - k - 1);
     tvm.chain_left = budget;
     if (!step(0)) break;
     k += 1 + (uint32_t)(budget - tvm.chain_left);

@@ -202,7 +202,9 @@ void tvm_abort(void);
 #define tvm_queued() (tvm.q_count)
 
 /* Defined by the platform, which sets it (in its clock interrupt, say) to make
- * tvm_step return between chained input reactions, and clears it. */
+ * tvm_step return between chained input reactions; every step clears it when
+ * it begins, and sets it where something must come before further inputs (an
+ * ERROR reaction, a timer armed due now). */
 extern volatile uint8_t tvm_chain_stop;
 
 /* Var-area bytes [addr, addr+len) for host functions, or 0 when outside the var area. */

@@ -65,7 +65,7 @@
 #endif
 
 /* Chained-reaction budget counter: on the small MCUs a byte (counted down
- * at every chained reaction), so that one tvm_step chains at most 255
+ * at every chained reaction), so that one tvm_step chains at most 254
  * further reactions before it returns (tvm_run_pending steps again). */
 #if TVM_MEM_BYTES > 65535
 typedef uint32_t tvm_chain_t;
