@@ -380,6 +380,23 @@ end`, [{ at: 1, event: "A" }]);
     expect(r.out).toEqual([[1, "OUT", 0], [1, "OUT", 0], [1, "OUTB", 11], [1, "OUTB", 11], [1, "OUTB", 10]]);
   });
 
+  it("the ERROR reaction comes before the next of several queued inputs", () => {
+    const r = runBare(`${T}
+var long z = 0;
+par do
+  loop do var ubyte e = await ERROR; emit OUTB(e); end
+with
+  loop do
+    var long v = await A;
+    emit OUT(v);
+    if v == 2 then emit OUT(1 / z); end
+  end
+end`, [], 10);
+    for (let k = 1; k <= 3; k++) r.vm.enqueue(10, 0, k);
+    r.vm.runPending();
+    expect(r.out.map((o) => [o[1], o[2]])).toEqual([["OUT", 1], ["OUT", 2], ["OUT", 0], ["OUTB", 10], ["OUT", 3]]);
+  });
+
   it("ERROR(code) is filtered by the error code", () => {
     const r = runBare(`${T}
 par/or do
