@@ -413,6 +413,23 @@ end`);
 });
 
 describe("through terra run with the bundled TerraNet configuration", () => {
+  it("a function given a range past the end of the var area returns 0 and raises ERROR(11); the reaction goes on", () => {
+    const r = run(`#include "TerraNet.defs"
+var ushort[4] xs;
+var stat1_ret s;
+xs[0] = 8;
+par do
+  loop do var ubyte e = await ERROR; emit LEDS(e); end
+with
+  await 1s;
+  emit BEEP(stat1(&xs, 4, s));
+  emit BEEP(stat1(&xs, 60000, s));
+  emit BEEP(s.max);
+  await FOREVER;
+end`, [], 2000);
+    expect(r.out).toEqual([[1000, "BEEP", 2], [1000, "BEEP", 0], [1000, "BEEP", 8], [1000, "LEDS", 11]]);
+  });
+
   it("the counter example's LEDs count every 500 ms and a reset message zeroes them", () => {
     const r = run(`#include "TerraNet.defs"
 var ubyte count = 0;

@@ -80,7 +80,11 @@ export interface VmOptions {
   instructionLimit?: number;
 }
 
-/** A host asked for a var-area view outside the var area (a bug in the host's function). */
+/**
+ * A host asked for a var-area view outside the var area (Vm.view). During a
+ * function call the VM turns it into the script's ERROR 11 (a pointer and a
+ * count past the var area); anywhere else it is a bug in the host.
+ */
 export class VmAccessError extends Error {
   constructor(message: string) {
     super(message);
@@ -619,6 +623,23 @@ export class Vm {
     }
   }
 
+  /**
+   * The host function `id` called by the instruction at `pc`. A var-area view
+   * outside the var area (VmAccessError: stat1 over a count past its end, say)
+   * is the script's index error: the call returns 0 and raises ERROR 11 at
+   * `pc`, as an out-of-range array index does (docs/vm.md, "Host interface").
+   * @throws whatever else the host throws (the caller halts the VM)
+   */
+  private callHost(id: number, args: Int32Array, pc: number): number {
+    try {
+      return this.host.call(id, args);
+    } catch (e) {
+      if (!(e instanceof VmAccessError)) throw e;
+      this.raise(ERR_INDEX, pc);
+      return 0;
+    }
+  }
+
   /** A runtime error at `pc`: reported, counted, and queued for an ERROR reaction when possible. */
   private raise(code: number, pc: number): void {
     this.stats.errors++;
@@ -956,7 +977,7 @@ export class Vm {
           const args = this.argBufs[nargs];
           sp -= nargs;
           for (let k = 0; k < nargs; k++) args[k] = stk[sp + k];
-          const r = host.call(code[pc + 1], args);
+          const r = this.callHost(code[pc + 1], args, pc);
           if (code[pc] === Op.call) stk[sp++] = r;
           pc += 3;
           continue;

@@ -118,13 +118,6 @@ static void rec_set(uint8_t *r, uint16_t size, uint8_t f, int32_t v) {
   }
 }
 
-/* A var-area view or the host exception of vm.view. */
-static uint8_t *view(int32_t addr, int32_t len) {
-  uint8_t *p = tvm_view(addr, len);
-  if (!p) plat_host_exception("var-area access outside the var area");
-  return p;
-}
-
 /* AGGREG: the standalone group answers at once with the local reading (components/terragrp). */
 static TVM_NOINLINE void aggreg(const uint8_t *rec, uint8_t len) {
   uint16_t asz = map->rec_size[TC_REC_AGGREG_T], dsz = map->rec_size[TC_REC_AGGDONE_T];
@@ -323,7 +316,7 @@ TVM_NOINLINE int32_t tvm_host_call(uint8_t id, const int32_t *a, uint8_t n) {
       const uint8_t *data;
       uint8_t *ret;
       if (!rsz || cnt <= 0) return 0;
-      data = view(a[0], cnt > 0x7fff ? 0x10000 : 2 * cnt);
+      data = tvm_view(a[0], cnt > 0x7fff ? 0x10000 : 2 * cnt);
       if (!data) return 0;
       for (i = 0; i < cnt; i++) {
         uint32_t x = (uint32_t)(data[2 * i] | (data[2 * i + 1] << 8));
@@ -331,7 +324,7 @@ TVM_NOINLINE int32_t tvm_host_call(uint8_t id, const int32_t *a, uint8_t n) {
         if (x < min) min = x;
         sum += x;
       }
-      ret = view(a[2], rsz);
+      ret = tvm_view(a[2], rsz);
       if (!ret) return 0;
       rec_set(ret, rsz, TC_FLD_STAT1_RET_MAX, (int32_t)max);
       rec_set(ret, rsz, TC_FLD_STAT1_RET_MIN, (int32_t)min);
@@ -355,7 +348,7 @@ TVM_NOINLINE int32_t tvm_host_call(uint8_t id, const int32_t *a, uint8_t n) {
       if (role == TC_FN_QPUT) {
         uint8_t slot;
         if (msgq_len >= TC_MSG_QUEUE) return FAIL;
-        p = view(a[0], sz);
+        p = tvm_view(a[0], sz);
         if (!p) return FAIL;
         slot = (uint8_t)((msgq_head + msgq_len) % TC_MSG_QUEUE);
         memcpy(msgq[slot], p, sz);
@@ -375,7 +368,7 @@ TVM_NOINLINE int32_t tvm_host_call(uint8_t id, const int32_t *a, uint8_t n) {
         uint8_t slot = msgq_head;
         msgq_head = (uint8_t)((msgq_head + 1) % TC_MSG_QUEUE);
         msgq_len--;
-        p = view(a[0], sz);
+        p = tvm_view(a[0], sz);
         if (!p) return FAIL;
         memcpy(p, msgq[slot], sz);
       }
@@ -388,7 +381,7 @@ TVM_NOINLINE int32_t tvm_host_call(uint8_t id, const int32_t *a, uint8_t n) {
       uint8_t *g;
       if (!map->grp) return 1;
       if (!gsz) return 1;
-      g = view(a[0], gsz);
+      g = tvm_view(a[0], gsz);
       if (!g) return 1;
       rec_set(g, gsz, TC_FLD_GROUP_T_GRID, a[1]);
       rec_set(g, gsz, TC_FLD_GROUP_T_PARAM, a[2]);
@@ -405,10 +398,10 @@ TVM_NOINLINE int32_t tvm_host_call(uint8_t id, const int32_t *a, uint8_t n) {
       int32_t grid;
       if (!map->grp) return 1;
       if (!asz || !gsz) return 1;
-      g = view(a[1], gsz);
+      g = tvm_view(a[1], gsz);
       if (!g) return 1;
       grid = rec_get(g, gsz, TC_FLD_GROUP_T_GRID);
-      ag = view(a[0], asz);
+      ag = tvm_view(a[0], asz);
       if (!ag) return 1;
       rec_set(ag, asz, TC_FLD_AGGREG_T_AGID, next_agg++);
       rec_set(ag, asz, TC_FLD_AGGREG_T_SEQ, 0);

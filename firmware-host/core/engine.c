@@ -65,7 +65,7 @@ static void fault(uint8_t code, uint16_t pc) {
   tvm_host_error(code, pc);
 }
 
-static void raise_error(uint8_t code, uint16_t pc) {
+static TVM_NOINLINE void raise_error(uint8_t code, uint16_t pc) {
 #if TVM_STATS
   tvm.stats.errors++;
 #endif
@@ -155,7 +155,10 @@ uint8_t tvm_next_deadline(uint32_t *delta) {
 
 uint8_t *tvm_view(int32_t addr, int32_t len) {
   /* negative values are out of range as unsigned ones */
-  if ((uint32_t)addr > tvm.var_bytes || (uint32_t)len > tvm.var_bytes - (uint32_t)addr) return 0;
+  if ((uint32_t)addr > tvm.var_bytes || (uint32_t)len > tvm.var_bytes - (uint32_t)addr) {
+    tvm.flags |= TVM_F_VIEW_FAULT;
+    return 0;
+  }
   return tvm.vars + addr;
 }
 
@@ -596,6 +599,13 @@ dispatch:
     int32_t r;
     sp -= nargs;
     r = tvm_host_call(ip[1], sp, nargs);
+    if (tvm.flags & TVM_F_VIEW_FAULT) {
+      /* the script's range is outside the var area: 0 and ERROR 11, as vm/engine.ts callHost */
+      tvm.flags &= (uint8_t)~TVM_F_VIEW_FAULT;
+      r = 0;
+      raise_error(TVM_ERR_INDEX, PC);
+      tvm_chain_stop = 1;
+    }
     if (*ip == TVM_OP_CALL) *sp++ = r;
     ip += 3;
     goto after_host;

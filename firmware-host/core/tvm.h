@@ -155,6 +155,7 @@ typedef struct {
 #define TVM_F_HALTED 4
 #define TVM_F_FAULT 8
 #define TVM_F_IN_ERROR 16
+#define TVM_F_VIEW_FAULT 32 /* tvm_view refused a range during a host call */
 
 extern tvm_t tvm;
 
@@ -207,7 +208,11 @@ void tvm_abort(void);
  * ERROR reaction, a timer armed due now). */
 extern volatile uint8_t tvm_chain_stop;
 
-/* Var-area bytes [addr, addr+len) for host functions, or 0 when outside the var area. */
+/* Var-area bytes [addr, addr+len) for host functions (call it from
+ * tvm_host_call only), or 0 when outside the var area: then the call returns
+ * 0 whatever the function returns, and raises ERROR 11 at the call
+ * instruction (the script's range was out of bounds; as vm/engine.ts
+ * callHost). */
 uint8_t *tvm_view(int32_t addr, int32_t len);
 
 
