@@ -1,26 +1,46 @@
+/**
+ * vm/verify.ts, rule by rule: each capsule below is also given to the C
+ * verifier (terra-mote), which must accept it or reject it at the same byte.
+ */
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
 import { CapsuleError, HEADER_BYTES, decodeCapsule, encodeCapsule } from "../vm/capsule";
 import { Vm } from "../vm/engine";
 import { VerifyError, loadCapsule, requiredBounds, verifyCapsule } from "../vm/verify";
+import { runBatchC } from "../cli/cvm";
 import { type AsmSpec, buildCapsule, sha256 } from "./helpers/vmtest";
 
 /** Code offset of a capsule with empty tables: header + 4 count bytes. */
 const BASE = HEADER_BYTES + 4;
+
+/**
+ * The C verifier (firmware-host/core/verify.c, in terra-mote, built with
+ * float support) on the same capsule: accepted, or rejected at the same byte.
+ */
+function sameInC(bytes: Uint8Array, offset: number | undefined, opts: { float?: boolean }): void {
+  if (opts.float === false) return;
+  const [r] = runBatchC([{ capsule: bytes, verify: true }]) as unknown as { ok: { accepted: boolean; offset?: number } }[];
+  expect({ accepted: r.ok.accepted, offset: r.ok.offset }, "the C verifier").toEqual(offset === undefined ? { accepted: true } : { accepted: false, offset });
+}
 
 function rejection(spec: AsmSpec, opts: { float?: boolean } = {}): VerifyError {
   const bytes = buildCapsule(spec);
   try {
     loadCapsule(bytes, { sha256, float: opts.float });
   } catch (e) {
-    if (e instanceof VerifyError) return e;
+    if (e instanceof VerifyError) {
+      sameInC(bytes, e.offset, opts);
+      return e;
+    }
     throw e;
   }
   throw new Error("the capsule was accepted");
 }
 
 function accepts(spec: AsmSpec, opts: { float?: boolean } = {}): void {
-  loadCapsule(buildCapsule(spec), { sha256, float: opts.float });
+  const bytes = buildCapsule(spec);
+  loadCapsule(bytes, { sha256, float: opts.float });
+  sameInC(bytes, undefined, opts);
 }
 
 describe("verifier: instruction decoding", () => {
@@ -246,6 +266,46 @@ describe("verifier: tables", () => {
     const e = rejection({ asm: "spawn b\nawait 0\nhalt\nb: await 1\nhalt", inputs: [{ any: 5, gates: [0] }, { filtered: 5, gates: [1] }] });
     expect(e.reason).toBe("input id 5 is listed twice in the input table");
     expect(e.offset).toBe(HEADER_BYTES + 1 + 4);
+  });
+});
+
+describe("capsule tables: their bytes must be exactly the tables", () => {
+  /** {asm: "await 0; halt"} with one input table, its table area grown or shrunk by `delta` bytes (the code moves with it). */
+  function resized(delta: number): Uint8Array {
+    const ok = buildCapsule({ asm: "await 0\nhalt", inputs: [{ any: 5, gates: [0] }] });
+    const dv = new DataView(ok.buffer, ok.byteOffset);
+    const tables = dv.getUint16(22, true), code = dv.getUint16(12, true);
+    const b = new Uint8Array(ok.length + Math.max(delta, 0));
+    b.set(ok.subarray(0, HEADER_BYTES + tables));
+    b.set(ok.subarray(HEADER_BYTES + tables), HEADER_BYTES + tables + Math.max(delta, 0));
+    const bv = new DataView(b.buffer);
+    bv.setUint16(22, tables + delta, true);
+    if (delta < 0) bv.setUint16(12, code - delta, true);
+    b.set(sha256(b.subarray(HEADER_BYTES)), 24);
+    return b;
+  }
+
+  function tablesError(bytes: Uint8Array): CapsuleError {
+    try {
+      loadCapsule(bytes, { sha256 });
+    } catch (e) {
+      if (e instanceof CapsuleError) {
+        sameInC(bytes, e.offset, {});
+        return e;
+      }
+      throw e;
+    }
+    throw new Error("the capsule was accepted");
+  }
+
+  test("a byte after the last table", () => {
+    const e = tablesError(resized(1));
+    expect(e.message).toMatch(/1 unused bytes at the end of the tables/);
+  });
+
+  test("the tables running past their area into the code", () => {
+    const e = tablesError(resized(-1));
+    expect(e.message).toMatch(/tables end inside/);
   });
 });
 
