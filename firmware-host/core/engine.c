@@ -1016,8 +1016,9 @@ dispatch:
 /* ---- reactions and the order of work ----------------------------------------- */
 
 /* Further input reactions one step may chain: react counts them down in its chain argument,
- * which is 1 + that number */
-#define CHAIN_MAX ((tvm_chain_t)((tvm_chain_t)~(tvm_chain_t)0 - 1))
+ * which is 1 + that number (a byte on the small MCUs). A bounded chain also on the host: a loop of
+ * inputs raised during reactions would otherwise keep one tvm_step from returning. */
+#define CHAIN_MAX ((tvm_chain_t)254)
 
 /* One async slice of the first active async block in text order; 0 when none. */
 static uint8_t async_slice(void) {
@@ -1066,7 +1067,7 @@ void tvm_boot(void) {
   if (tvm.err_count) error_reactions();
 }
 
-/* tvm_step at now + upto (ms), with at most tvm.chain_left (< CHAIN_MAX + 1)
+/* tvm_step at now + upto (ms), with at most tvm.chain_left (<= CHAIN_MAX)
  * further input reactions chained, and what is left of them in tvm.chain_left
  * after: a timer due by then reacts at its deadline, which becomes now;
  * otherwise now advances by upto. One scan of the timers. */

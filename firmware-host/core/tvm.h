@@ -180,9 +180,9 @@ void tvm_boot(void);
  * Returns 0 when the queue is full (counted) or the program has halted. */
 uint8_t tvm_enqueue(uint8_t id, uint8_t aux, int32_t value, const uint8_t *data, uint8_t len);
 /* One step of the order of work at `now` (timer, input, async slice, plus the
- * ERROR reactions it causes); an input reaction may be followed by further
- * queued inputs' reactions (see tvm_chain_stop). Returns 0 when there was
- * nothing to do. */
+ * ERROR reactions it causes); an input reaction may be followed by at most
+ * 254 further queued inputs' reactions (see tvm_chain_stop). Returns 0 when
+ * there was nothing to do. */
 uint8_t tvm_step(void);
 /* tvm_step for a real-time driver whose clock reads t ms (not before now,
  * mod 2^32): the earliest timer due by t reacts at its deadline, which

@@ -64,9 +64,10 @@
 #define TVM_INLINE inline
 #endif
 
-/* Chained-reaction budget counter: on the small MCUs a byte (counted down
- * at every chained reaction), so that one tvm_step chains at most 254
- * further reactions before it returns (tvm_run_pending steps again). */
+/* Chained-reaction budget counter (counted down at every chained reaction):
+ * a byte on the small MCUs, a machine word on the host. On every build one
+ * tvm_step chains at most 254 further reactions before it returns, so that
+ * its caller regains control (tvm_run_pending steps again). */
 #if TVM_MEM_BYTES > 65535
 typedef uint32_t tvm_chain_t;
 #else
