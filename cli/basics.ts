@@ -9,6 +9,7 @@ import type { OutputRecord } from "../components/host";
 import { runMote, runMoteRealtime, type RunResult } from "../components/run";
 import { parseTrace, TraceError } from "../components/trace";
 import { CapsuleError } from "../vm/capsule";
+import { StallError } from "../vm/driver";
 import { disassembleCapsule } from "../vm/disasm";
 import { loadCapsule, VerifyError } from "../vm/verify";
 import { runMoteC } from "./cvm";
@@ -86,13 +87,15 @@ export function registerBasics(program: Command): void {
     .option("--json", "print {\"outputs\": [...], \"errors\": [...]} on stdout")
     .option("--vm <ts|c>", "the VM to run on: ts (TypeScript) or c (firmware-host terra-mote)", "ts")
     .option("--realtime", "logical time follows the wall clock; each output is printed when it happens (TypeScript VM)")
-    .action((file: string, opts: Common & { inputs?: string; until?: string; nodeId: string; seed?: string; vm: string; realtime?: boolean }) => guard(async () => {
+    .option("--max-reactions <n>", "reactions without the mote becoming idle before the run stops (virtual time only advances when it is idle)", "1000000")
+    .action((file: string, opts: Common & { inputs?: string; until?: string; nodeId: string; seed?: string; vm: string; realtime?: boolean; maxReactions: string }) => guard(async () => {
       if (opts.vm !== "ts" && opts.vm !== "c") throw new UsageError(`--vm must be ts or c, got "${opts.vm}"`);
       if (opts.realtime && opts.vm === "c") throw new UsageError("--realtime runs on the TypeScript VM; drop --vm c");
       if (opts.realtime && opts.json) throw new UsageError("--realtime prints outputs as they happen; it does not combine with --json");
       const until = opts.until === undefined ? undefined : intOption(opts.until, "--until");
       const nodeId = intOption(opts.nodeId, "--node-id", 0xffff);
       const seed = opts.seed === undefined ? undefined : intOption(opts.seed, "--seed", 0xffffffff);
+      const maxReactions = intOption(opts.maxReactions, "--max-reactions", 0xffffffff);
       const r = compiled(file, opts);
       if (!r.ok) fail(r, opts.json);
       let trace: ReturnType<typeof parseTrace> = [];
@@ -106,11 +109,17 @@ export function registerBasics(program: Command): void {
       }
       const cap = loadCapsule(r.capsule!, { sha256 });
       const printOutput = (o: OutputRecord) => process.stdout.write(`${String(o.at_ms).padStart(9)} ms  ${o.event}${o.value === null ? "" : ` ${JSON.stringify(o.value)}`}\n`);
-      const res: Omit<RunResult, "state"> = opts.vm === "c"
-        ? runMoteC(r.capsule!, r.config!, { traceFile: opts.inputs, until, nodeId, seed })
-        : opts.realtime
-          ? await runMoteRealtime(cap, r.config!, { trace, until, nodeId, seed, onOutput: printOutput })
-          : runMote(cap, r.config!, { trace, until, nodeId, seed });
+      let res: Omit<RunResult, "state">;
+      try {
+        res = opts.vm === "c"
+          ? runMoteC(r.capsule!, r.config!, { traceFile: opts.inputs, until, nodeId, seed, maxReactions })
+          : opts.realtime
+            ? await runMoteRealtime(cap, r.config!, { trace, until, nodeId, seed, maxReactions, onOutput: printOutput })
+            : runMote(cap, r.config!, { trace, until, nodeId, seed, maxReactions });
+      } catch (e) {
+        if (e instanceof StallError) throw new InputError(`${file}: ${e.message}`);
+        throw e;
+      }
       if (opts.json) {
         process.stdout.write(`${JSON.stringify({ outputs: res.outputs, errors: res.errors, stats: { ...res.stats, halted: res.halted, end_ms: res.end_ms, bound: r.report!.max_instructions_per_reaction } })}\n`);
         return;

@@ -12,6 +12,7 @@ import type { Configuration } from "../compiler/config";
 import type { RunResult } from "../components/run";
 import { configToJson } from "../firmware-host/config-json";
 import { FIRMWARE_DIR } from "../firmware-host/harness";
+import { StallError } from "../vm/driver";
 import { InputError } from "./util";
 
 function newestSource(dir: string): number {
@@ -52,6 +53,8 @@ export interface CRunOptions {
   seed?: number;
   /** The compiler's bound, reported as stats.bound. */
   bound?: number | null;
+  /** terra-mote --max-reactions (vm/driver.ts RunVirtualOptions.maxReactions). */
+  maxReactions?: number;
 }
 
 /** What terra-mote prints: the JSON of `terra run --json`. */
@@ -61,7 +64,10 @@ export interface CRunJson {
   stats: RunResult["stats"] & { halted: boolean; end_ms: number; bound?: number | null };
 }
 
-/** Run a capsule on the C VM with the configuration's components, as `terra run` does. @throws InputError */
+/**
+ * Run a capsule on the C VM with the configuration's components, as `terra run` does.
+ * @throws StallError when virtual time cannot advance (terra-mote's exit code 3), InputError for any other failure
+ */
 export function runMoteC(capsule: Uint8Array, cfg: Configuration, opts: CRunOptions = {}): Omit<RunResult, "state"> & { json: CRunJson } {
   const bin = moteBinary();
   const dir = mkdtempSync(join(tmpdir(), "terra-c-"));
@@ -75,8 +81,11 @@ export function runMoteC(capsule: Uint8Array, cfg: Configuration, opts: CRunOpti
     if (opts.until !== undefined) args.push("--until", String(opts.until));
     if (opts.seed !== undefined) args.push("--seed", String(opts.seed));
     if (opts.bound !== undefined) args.push("--bound", JSON.stringify(opts.bound));
+    if (opts.maxReactions !== undefined) args.push("--max-reactions", String(opts.maxReactions));
     const r = spawnSync(bin, args, { encoding: "utf8", maxBuffer: 1 << 30 });
-    if (r.status !== 0) throw new InputError((r.stderr || `terra-mote failed (${r.signal ?? r.status})`).trim().replace(/^terra-mote: /, ""));
+    const message = (r.stderr || `terra-mote failed (${r.signal ?? r.status})`).trim().replace(/^terra-mote: /, "");
+    if (r.status === 3) throw new StallError(message);
+    if (r.status !== 0) throw new InputError(message);
     const json = JSON.parse(r.stdout) as CRunJson;
     const { halted, end_ms: endMs, bound: _b, ...stats } = json.stats;
     return { outputs: json.outputs, errors: json.errors, stats, halted, end_ms: endMs, json };
@@ -100,10 +109,11 @@ export interface CJob {
   verify?: boolean;
   instructionLimit?: number;
   maxAsyncSlices?: number;
+  maxReactions?: number;
 }
 
-/** A job's result: terra-mote's JSON, or the message of a failure (rejected capsule, bad trace, host error). */
-export type CJobResult = { ok: CRunJson & Record<string, unknown> } | { error: string };
+/** A job's result: terra-mote's JSON, or the message of a failure (rejected capsule, bad trace, host error; stall: virtual time cannot advance). */
+export type CJobResult = { ok: CRunJson & Record<string, unknown> } | { error: string; stall?: true };
 
 /**
  * Run many jobs through one terra-mote process. variant: a build of firmware-host/Makefile's
@@ -132,6 +142,7 @@ export function runBatchC(jobs: CJob[], opts: { variant?: "switch" | "goto" | "s
         verify: j.verify,
         instructionLimit: j.instructionLimit,
         maxAsyncSlices: j.maxAsyncSlices,
+        maxReactions: j.maxReactions,
       });
     });
     const file = join(dir, "jobs.jsonl");

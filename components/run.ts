@@ -36,6 +36,8 @@ export interface RunOptions {
   until?: number;
   nodeId?: number;
   seed?: number;
+  /** Reactions without the VM becoming idle before the run stops (vm/driver.ts; default 1e6). */
+  maxReactions?: number;
 }
 
 export interface RunResult {
@@ -102,10 +104,10 @@ function prepare(capsule: VerifiedCapsule, cfg: Configuration, opts: RunOptions 
   return { vm, inputs, until, result };
 }
 
-/** Run one mote against a trace in virtual time. */
+/** Run one mote against a trace in virtual time. @throws StallError (vm/driver.ts) when virtual time cannot advance */
 export function runMote(capsule: VerifiedCapsule, cfg: Configuration, opts: RunOptions): RunResult {
   const m = prepare(capsule, cfg, opts);
-  runVirtual(m.vm, m.inputs, m.until + 1);
+  runVirtual(m.vm, m.inputs, m.until + 1, { maxReactions: opts.maxReactions });
   return m.result();
 }
 
@@ -115,6 +117,6 @@ export function runMote(capsule: VerifiedCapsule, cfg: Configuration, opts: RunO
  */
 export async function runMoteRealtime(capsule: VerifiedCapsule, cfg: Configuration, opts: RunOptions & { onOutput?: (r: OutputRecord) => void; clock?: WallClock }): Promise<RunResult> {
   const m = prepare(capsule, cfg, opts);
-  await runRealtime(m.vm, m.inputs, m.until + 1, opts.clock);
+  await runRealtime(m.vm, m.inputs, m.until + 1, opts.clock, { maxReactions: opts.maxReactions });
   return m.result();
 }

@@ -17,6 +17,7 @@ import type { Configuration } from "../compiler/config";
 import { decodeRecord } from "../components/host";
 import { ERROR_NAMES, REQUESTED_INPUTS, runMote } from "../components/run";
 import type { TraceEntry } from "../components/trace";
+import { stallMessage } from "../vm/driver";
 import { loadCapsule } from "../vm/verify";
 import { SENSORS } from "./roles";
 
@@ -48,6 +49,8 @@ export interface SuiteCase {
   /** Run until this time (ms, inclusive, as `terra run --until`); default: the last trace entry's time. */
   until?: number;
   nodeId?: number;
+  /** Reactions without the VM becoming idle before the run stops (vm/driver.ts StallError; default 1e6). */
+  maxReactions?: number;
 }
 
 const hexBytes = (b: ArrayLike<number>) => Array.from(b, (x) => String(x)).join(",");
@@ -76,7 +79,7 @@ export function suiteSource(cases: SuiteCase[], grpId: number): string {
     if (rd.length) out.push(`static TVM_ROM tc_reading_t c${i}_rd[] = { ${rd.join(", ")} };`);
     const last = c.trace.length ? c.trace[c.trace.length - 1].at : 0;
     const until = (c.until ?? last) + 1;
-    jobs.push(`{ c${i}, ${c.capsule.length}, ${rows.length ? `c${i}_in` : "0"}, ${rows.length}, ${rd.length ? `c${i}_rd` : "0"}, ${rd.length}, ${until}u, ${c.config.id === grpId ? 1 : 0}, ${c.nodeId ?? 1} }`);
+    jobs.push(`{ c${i}, ${c.capsule.length}, ${rows.length ? `c${i}_in` : "0"}, ${rows.length}, ${rd.length ? `c${i}_rd` : "0"}, ${rd.length}, ${until}u, ${c.config.id === grpId ? 1 : 0}, ${c.nodeId ?? 1}, ${c.maxReactions ?? 1e6}ul }`);
   });
   out.push("", `TVM_ROM tc_job_t tc_suite[] = {\n  ${jobs.join(",\n  ")}\n};`);
   out.push(`const uint16_t tc_suite_len = ${cases.length};`, "");
@@ -175,7 +178,10 @@ export function decodeSuiteReport(text: string, cases: SuiteCase[]): string[] {
         break;
       }
       case "X":
-        failed = `THROWS: ${f.slice(1).join(" ")}`;
+        // "X stall async|reactions <ms>": the message of vm/driver.ts StallError (limits: 1e6 async slices, the case's maxReactions)
+        failed = f[1] === "stall"
+          ? `THROWS: ${stallMessage(f[2] === "async" ? "async" : "reactions", f[2] === "async" ? 1e6 : cases[job].maxReactions ?? 1e6, Number(f[3]))}`
+          : `THROWS: ${f.slice(1).join(" ")}`;
         res[job] = failed;
         break;
       case "S": {
@@ -201,7 +207,7 @@ export function decodeSuiteReport(text: string, cases: SuiteCase[]): string[] {
 /** What `terra run --json` prints for a case on the TypeScript VM (without stats.bound), or "THROWS: ...". */
 export function expectedJson(c: SuiteCase, sha256: (d: Uint8Array) => Uint8Array): string {
   try {
-    const res = runMote(loadCapsule(c.capsule, { sha256 }), c.config, { trace: c.trace, until: c.until, nodeId: c.nodeId ?? 1 });
+    const res = runMote(loadCapsule(c.capsule, { sha256 }), c.config, { trace: c.trace, until: c.until, nodeId: c.nodeId ?? 1, maxReactions: c.maxReactions });
     return JSON.stringify({ outputs: res.outputs, errors: res.errors, stats: { ...res.stats, halted: res.halted, end_ms: res.end_ms } });
   } catch (e) {
     return `THROWS: ${(e as Error).message}`;

@@ -17,6 +17,7 @@ import { runMote } from "../components/run";
 import { parseTrace, TraceError } from "../components/trace";
 import { configToJson } from "../firmware-host/config-json";
 import { terraScripts } from "../firmware-host/harness";
+import { StallError, stallMessage } from "../vm/driver";
 import { loadCapsule } from "../vm/verify";
 
 const sha256 = (d: Uint8Array) => new Uint8Array(createHash("sha256").update(d).digest());
@@ -63,12 +64,13 @@ describe("terra-mote prints what terra run --json prints", () => {
       names.push(basename(s.file));
     }
     expect(names.length).toBeGreaterThanOrEqual(8);
+    // test/fixtures/c/stall.terra: both VMs stop the run the same way
+    expect(expected[names.indexOf("stall.terra")]).toMatch(/^THROWS more than 1000000 reactions at logical time 2000 ms without the mote becoming idle/);
     for (const dispatch of ["goto", "switch"] as const) {
       const got = runBatchC(jobs, { variant: dispatch });
       got.forEach((g, i) => {
         const text = "ok" in g ? JSON.stringify(g.ok) : `THROWS ${g.error}`;
-        if (expected[i].startsWith("THROWS")) expect(text.startsWith("THROWS"), names[i]).toBe(true);
-        else expect(text, `${names[i]} (${dispatch})`).toBe(expected[i]);
+        expect(text, `${names[i]} (${dispatch})`).toBe(expected[i]);
       });
     }
   });
@@ -87,6 +89,48 @@ describe("terra-mote prints what terra run --json prints", () => {
     expect(text.stdout).toBe(spawnSync("npx", ["tsx", "cli/main.ts", "run", ex, "--inputs", trace, "--until", "60000"], { cwd: ROOT, encoding: "utf8" }).stdout);
     const bad = spawnSync("npx", ["tsx", "cli/main.ts", "run", ex, "--vm", "java"], { cwd: ROOT, encoding: "utf8" });
     expect(bad.status).toBe(2);
+  }, 120_000);
+  test("the limit on reactions without the mote becoming idle: same verdicts, outputs and messages on both VMs", () => {
+    const file = join(ROOT, "test/fixtures/c/burst.terra");
+    const traceFile = file.replace(".terra", ".trace.json");
+    const r = compileFile(file);
+    expect(r.ok).toBe(true);
+    const text = readFileSync(traceFile, "utf8");
+    const trace = parseTrace(traceFile, text, r.config!);
+    const runTs = (maxReactions: number) => {
+      try {
+        const res = runMote(loadCapsule(r.capsule!, { sha256 }), r.config!, { trace, until: 200, maxReactions });
+        return { ok: { outputs: res.outputs, errors: res.errors, stats: { ...res.stats, halted: res.halted, end_ms: res.end_ms } } };
+      } catch (e) {
+        expect(e).toBeInstanceOf(StallError);
+        return { error: (e as Error).message, stall: true };
+      }
+    };
+    const limits = [10, 11];
+    const got = runBatchC(limits.map((maxReactions) => ({ capsule: r.capsule!, config: r.config!, trace: JSON.parse(text), until: 200, maxReactions })));
+    limits.forEach((m, i) => expect(got[i], `limit ${m}`).toEqual(runTs(m)));
+    // five trace inputs at 100 ms, each followed by 11 reactions: a limit of 11 passes them all
+    const ok = got[1] as { ok: { outputs: { event: string; value: unknown }[] } };
+    expect(ok.ok.outputs.filter((o) => o.event === "LEDS").map((o) => o.value)).toEqual([1, 2, 3, 4, 5]);
+    expect(got[0]).toEqual({ error: expect.stringMatching(/^more than 10 reactions at logical time 100 ms without the mote becoming idle/), stall: true });
+  });
+
+  test("terra run stops a run whose virtual time cannot advance with a message, not a stack trace or a hang (both VMs)", () => {
+    const file = join(ROOT, "test/fixtures/c/stall.terra");
+    const run = (...extra: string[]) => spawnSync("npx", ["tsx", "cli/main.ts", "run", file, "--until", "5000", ...extra], { cwd: ROOT, encoding: "utf8" });
+    const ts = run();
+    const c = run("--vm", "c");
+    const want = `terra: ${file}: more than 1000000 reactions at logical time 2000 ms without the mote becoming idle`;
+    for (const p of [ts, c]) {
+      expect(p.status).toBe(1);
+      expect(p.stdout).toBe("");
+      expect(p.stderr.startsWith(want), p.stderr).toBe(true);
+      expect(p.stderr).not.toMatch(/\n\s+at /);
+    }
+    expect(c.stderr).toBe(ts.stderr);
+    const low = run("--max-reactions", "50", "--vm", "c");
+    expect(low.stderr).toContain("more than 50 reactions at logical time 2000 ms");
+    expect(run("--max-reactions", "many").status).toBe(2);
   }, 120_000);
 });
 
@@ -169,5 +213,16 @@ describe("terra-mote command line", () => {
     expect(mote(cap, "--frobnicate").status).toBe(2);
     expect(mote(join(dir, "missing.cap")).status).toBe(1);
     expect(mote(cap, "--inputs", join(dir, "missing.json")).status).toBe(1);
+  });
+
+  test("a run whose virtual time cannot advance exits with code 3 and the message of terra run", () => {
+    const stall = compileFile(join(ROOT, "test/fixtures/c/stall.terra"));
+    const scap = join(dir, "stall.cap");
+    writeFileSync(scap, stall.capsule!);
+    const p = mote(scap, "--until", "5000", "--max-reactions", "100");
+    expect(p.status).toBe(3);
+    expect(p.stdout).toBe("");
+    expect(p.stderr).toBe(`terra-mote: ${stallMessage("reactions", 100, 2000)}\n`);
+    expect(mote(scap, "--max-reactions", "-3").status).toBe(2);
   });
 });

@@ -51,7 +51,8 @@ function scriptCases(): SuiteCase[] {
     if (!r.ok || (r.config!.id !== NET && r.config!.id !== GRP)) continue;
     const t = f.replace(/\.terra$/, ".trace.json");
     const trace = existsSync(t) ? parseTrace(t, readFileSync(t, "utf8"), r.config!) : [];
-    out.push({ name: f.slice(ROOT.length + 1), capsule: r.capsule!, config: r.config!, trace, until: 120_000 });
+    // a run that stalls (test/fixtures/c/stall.terra) stops after 1,000 reactions, not a million: the simulated MCUs are slow
+    out.push({ name: f.slice(ROOT.length + 1), capsule: r.capsule!, config: r.config!, trace, until: 120_000, maxReactions: 1000 });
   }
   return out;
 }
@@ -83,7 +84,8 @@ describe.each(["micaz", "samr21", "telosb"] as const)("%s", (platform) => {
     const got = decodeSuiteReport(out.stdout, cases);
     cases.forEach((c, i) => {
       const want = expectedJson(c, sha256);
-      if (want.startsWith("THROWS")) expect(got[i].startsWith("THROWS"), c.name).toBe(true);
+      // a stall's message is exact (test/fixtures/c/stall.terra); other failures only print their kind
+      if (want.startsWith("THROWS") && !want.startsWith("THROWS: more than")) expect(got[i].startsWith("THROWS"), c.name).toBe(true);
       else expect(got[i], c.name).toBe(want);
     });
   }, 600_000);

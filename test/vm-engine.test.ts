@@ -796,7 +796,7 @@ describe("termination, finalizers, async", () => {
   test("runVirtual stops an async block that never finishes", () => {
     expect(() =>
       runAsm({ asm: "async 0\nl: yield 0, l", asyncs: [0] }, { maxAsyncSlices: 1000 }),
-    ).toThrow("runVirtual: more than 1000 async slices at logical time 0: an async block is not finishing");
+    ).toThrow("more than 1000 async slices at logical time 0 ms: an async block is not finishing");
   });
 });
 

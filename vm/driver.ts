@@ -21,8 +21,14 @@
  *   before the next trace input, at the same logical time.
  * - Async slices take no logical time: while an async block is active, time
  *   does not advance and trace inputs wait. More than `maxAsyncSlices`
- *   (default 1e6) slices at one logical time throw an Error (an async block
- *   that never finishes would otherwise hang the driver).
+ *   (default 1e6) slices at one logical time throw a StallError (an async
+ *   block that never finishes would otherwise hang the driver).
+ * - Reactions take no logical time either: inputs that components raise
+ *   during reactions (an output answered at once, as REQ_CUSTOM by CUSTOM)
+ *   react at the same time. More than `maxReactions` (default 1e6) reactions
+ *   without the VM becoming idle throw a StallError (a
+ *   loop of such inputs, which on a mote runs as fast as the CPU allows,
+ *   would otherwise hang the driver and fill memory with outputs).
  */
 import type { Vm } from "./engine";
 
@@ -37,16 +43,30 @@ export interface TimedInput {
 export interface RunVirtualOptions {
   /** Async slices allowed at one logical time before the driver gives up (default 1e6). */
   maxAsyncSlices?: number;
+  /** Reactions (ERROR reactions included, async slices not) allowed without the VM becoming idle (default 1e6). */
+  maxReactions?: number;
+}
+
+/**
+ * Virtual time cannot advance: the mote is never idle at one logical time,
+ * because an async block does not finish or inputs raised during reactions
+ * keep it reacting (stallMessage). terra-mote stops with the same message
+ * and exit code 3.
+ */
+export class StallError extends Error {
+  override name = "StallError";
 }
 
 /**
  * Run `vm` with the trace `inputs` until logical time `until` (exclusive).
  * @returns the number of trace inputs fed (the rest have `at >= until`, or the program halted).
  * @throws RangeError when `until < vm.now` or the trace is not ordered by time;
- *   Error when an async block runs more than `maxAsyncSlices` slices at one logical time.
+ *   StallError when an async block runs more than `maxAsyncSlices` slices at one
+ *   logical time, or more than `maxReactions` reactions run without the VM becoming idle.
  */
 export function runVirtual(vm: Vm, inputs: readonly TimedInput[], until: number, opts: RunVirtualOptions = {}): number {
   const maxSlices = opts.maxAsyncSlices ?? 1e6;
+  const maxReactions = opts.maxReactions ?? 1e6;
   if (!Number.isSafeInteger(until) || until < vm.now) {
     throw new RangeError(`runVirtual: until ${until} is not an integer time >= now (${vm.now})`);
   }
@@ -58,20 +78,20 @@ export function runVirtual(vm: Vm, inputs: readonly TimedInput[], until: number,
   if (!vm.booted) vm.boot();
   let next = 0;
   let slices = 0; // async slices run at the current logical time
+  let reactions = 0; // reactions since the VM was last idle
   const stats = vm.stats;
   for (;;) {
     if (vm.halted || vm.now >= until) break;
     // All work due now, in chunks small enough to stop exactly after maxSlices + 1 slices.
-    const before = stats.asyncSlices;
+    const before = stats.asyncSlices, reactionsBefore = stats.reactions;
     const ran = vm.runPending(Math.min(4096, maxSlices - slices + 1));
-    slices += stats.asyncSlices - before;
-    if (slices > maxSlices) {
-      throw new Error(
-        `runVirtual: more than ${maxSlices} async slices at logical time ${vm.now}: an async block is not finishing ` +
-          "(virtual time does not advance while an async block runs)",
-      );
-    }
+    const ranSlices = stats.asyncSlices - before;
+    slices += ranSlices;
+    reactions += stats.reactions - reactionsBefore - ranSlices; // stats.reactions counts the slices too
+    if (slices > maxSlices) throw new StallError(stallMessage("async", maxSlices, vm.now));
+    if (reactions > maxReactions) throw new StallError(stallMessage("reactions", maxReactions, vm.now));
     if (ran > 0) continue;
+    reactions = 0;
     // Idle at now: advance to the next timer or trace input.
     const nd = vm.nextDeadline();
     const ni = next < inputs.length ? Math.max(inputs[next].at, vm.now) : undefined;
@@ -91,6 +111,19 @@ export function runVirtual(vm: Vm, inputs: readonly TimedInput[], until: number,
   }
   if (vm.now < until) vm.advanceTo(until);
   return next;
+}
+
+/**
+ * The message of a StallError, word for word terra-mote's (firmware-host/platform/host/main.c).
+ * @param kind what did not stop: async slices, or reactions to inputs raised during reactions
+ */
+export function stallMessage(kind: "async" | "reactions", max: number, at: number): string {
+  return kind === "async"
+    ? `more than ${max} async slices at logical time ${at} ms: an async block is not finishing ` +
+        "(virtual time does not advance while an async block runs)"
+    : `more than ${max} reactions at logical time ${at} ms without the mote becoming idle: inputs raised ` +
+        "during reactions keep it busy (a loop awaiting an input that a component raises at once, as CUSTOM " +
+        "after emit REQ_CUSTOM), and virtual time only advances when the mote is idle";
 }
 
 /** A wall clock for runRealtime: ms since the run started, and a way to wait. */

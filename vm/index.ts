@@ -3,7 +3,7 @@ export {
   Vm, VmAccessError, ERR_DIV_ZERO, ERR_INDEX, ERR_TRACK_OVERFLOW, ERR_WATCHDOG, ERROR_QUEUE_CAPACITY, CANONICAL_NAN,
   type VmHost, type VmStats, type VmOptions,
 } from "./engine";
-export { runVirtual, type TimedInput, type RunVirtualOptions } from "./driver";
+export { runVirtual, StallError, type TimedInput, type RunVirtualOptions } from "./driver";
 export {
   verifyCapsule, loadCapsule, requiredBounds, isVerified, VerifyError, ERROR_FILTERED_ID, ERROR_ANY_ID,
   type VerifiedCapsule, type VerifyOptions, type CapsuleAnalysis,

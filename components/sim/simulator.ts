@@ -61,7 +61,7 @@ const FUNCTION_NAMES: Record<string, F> = {
   qPut: F.Q_PUT, qGet: F.Q_GET, qSize: F.Q_SIZE, qClear: F.Q_CLEAR, groupInit: F.GROUP_INIT, aggregInit: F.AGGREG_INIT, getParent: F.GET_PARENT,
 };
 
-/** Async slices one mote may run at one logical time before it is stopped as stuck. */
+/** Reactions and async slices one mote may run at one wake-up before it is stopped as stuck (vm/driver.ts StallError). */
 const MAX_SLICES = 1_000_000;
 
 export interface SimOptions {
@@ -503,7 +503,7 @@ export class Simulator implements SimContext, RadioClient {
       const k = vm.runPending(MAX_SLICES);
       if (k >= MAX_SLICES && !vm.halted) {
         mt[m + 2] = 1;
-        this.fault(i, new Error(`more than ${MAX_SLICES} reactions at logical time ${vm.now}: an async block is not finishing`));
+        this.fault(i, new Error(`more than ${MAX_SLICES} reactions and async slices at logical time ${vm.now} ms: the mote is never idle (an async block that does not finish, or a loop awaiting an input that a component raises at once)`));
       }
     } catch (e) {
       this.fault(i, e);

@@ -424,9 +424,14 @@ void tvm_host_error(uint8_t code, uint16_t pc) {
 }
 
 /* ---- vm/driver.ts runVirtual ---- */
-uint8_t tc_run_virtual(TVM_ROM tc_input_t *inputs, uint16_t ninputs, tc_time_t until, uint32_t max_slices) {
+uint8_t tc_run_virtual(TVM_ROM tc_input_t *inputs, uint16_t ninputs, tc_time_t until, uint32_t max_slices, uint32_t max_reactions) {
   uint16_t next = 0;
   uint32_t slices = 0;
+#if TVM_STATS
+  uint32_t reactions = 0, before; /* reactions since the VM was last idle */
+#else
+  (void)max_reactions;
+#endif
   if (!tvm_booted()) {
     tvm.now = (uint32_t)tc_now;
     tvm_boot();
@@ -436,10 +441,22 @@ uint8_t tc_run_virtual(TVM_ROM tc_input_t *inputs, uint16_t ninputs, tc_time_t u
     uint8_t has_nd, has_ni;
     tc_time_t nd = 0, ni = 0;
     if (tvm_halted() || tc_now >= until) break;
+#if TVM_STATS
+    before = tvm.stats.reactions;
+#endif
     if (tvm_step()) {
-      if (tvm.last_step == TVM_STEP_ASYNC && ++slices > max_slices) return 1;
+      uint8_t async = tvm.last_step == TVM_STEP_ASYNC;
+      if (async && ++slices > max_slices) return TC_STALL_ASYNC;
+#if TVM_STATS
+      /* the step's reactions (chained inputs and ERROR reactions too; stats count a slice as one) */
+      reactions += tvm.stats.reactions - before - async;
+      if (reactions > max_reactions) return TC_STALL_REACTIONS;
+#endif
       continue;
     }
+#if TVM_STATS
+    reactions = 0;
+#endif
     /* idle at now: advance to the next timer or trace input */
     has_nd = tvm_next_deadline(&delta);
     if (has_nd) nd = tc_now + delta;

@@ -86,9 +86,14 @@ void tc_init(TVM_ROM tc_map_t *map, uint16_t node_id, uint8_t has_seed, uint32_t
              TVM_ROM tc_reading_t *readings, uint16_t nreadings);
 
 /* Run the VM in virtual time against `inputs` until `until` (exclusive), as
- * runVirtual of vm/driver.ts. Boots the VM first. Returns 0, or 1 when more
- * than max_slices async slices ran at one logical time (the run stops). */
-uint8_t tc_run_virtual(TVM_ROM tc_input_t *inputs, uint16_t ninputs, tc_time_t until, uint32_t max_slices);
+ * runVirtual of vm/driver.ts. Boots the VM first. Returns 0, or (the run
+ * stops: virtual time cannot advance) TC_STALL_ASYNC when more than
+ * max_slices async slices ran at one logical time, TC_STALL_REACTIONS when
+ * more than max_reactions reactions ran without the VM becoming idle
+ * (counted with TVM_STATS only). */
+#define TC_STALL_ASYNC 1
+#define TC_STALL_REACTIONS 2
+uint8_t tc_run_virtual(TVM_ROM tc_input_t *inputs, uint16_t ninputs, tc_time_t until, uint32_t max_slices, uint32_t max_reactions);
 
 /* The sensor reading now (trace readings or the defaults), and raising an input by role. */
 int32_t tc_sensor(uint8_t s);

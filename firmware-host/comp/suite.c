@@ -71,10 +71,13 @@ int main(void) {
     }
     tc_init(&MAPS[job->config], job->node_id, 0, 0, job->readings, job->nreadings);
     board_mark(1);
-    r = tc_run_virtual(job->inputs, job->ninputs, job->until, 1000000ul);
+    r = tc_run_virtual(job->inputs, job->ninputs, job->until, 1000000ul, job->max_reactions);
     board_mark(2);
     if (r) {
-      rp_str("X async 0\n");
+      /* virtual time cannot advance (vm/driver.ts StallError) */
+      rp_str(r == TC_STALL_ASYNC ? "X stall async " : "X stall reactions ");
+      rp_u32((uint32_t)tc_now);
+      rp_c('\n');
       continue;
     }
     if (failed) continue;

@@ -17,6 +17,7 @@ typedef struct {
   tc_time_t until;        /* exclusive (runVirtual) */
   uint8_t config;         /* 0 TerraNet, 1 TerraGrp */
   uint16_t node_id;
+  uint32_t max_reactions; /* tc_run_virtual's limit (vm/driver.ts maxReactions) */
 } tc_job_t;
 
 extern TVM_ROM tc_job_t tc_suite[];

@@ -9,6 +9,8 @@
  *              [--seed N] [--config CONFIG.json] [--bound N] [--json]
  *   terra-mote --raw CAPSULE [--inputs RAWTRACE.json] [--until MS]
  *              [--instruction-limit N] [--max-async-slices N]
+ *   (both: [--max-reactions N], reactions without the VM becoming idle
+ *   before the run stops, default 1000000)
  *   terra-mote --batch JOBS.jsonl      one job per line, one result per line
  *   terra-mote CAPSULE --bench N [--rounds R]   VM instructions per second over R
  *              rounds of N reactions at time 0 (bench/c.ts: the CPU-bound loop)
@@ -21,8 +23,9 @@
  * The configuration is the bundled TerraNet/TerraGrp one whose id the
  * capsule carries, or CONFIG.json (firmware-host/config-json.ts) for any
  * other .defs. Exit codes: 0, 1 for bad input (a rejected capsule, a bad
- * trace, a host error of the script, an async block that never ends), 2 for
- * usage errors.
+ * trace, a host error of the script), 2 for usage errors, 3 when virtual
+ * time cannot advance (an async block that never ends, or more than
+ * --max-reactions reactions at one time: vm/driver.ts StallError, same message).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -140,6 +143,7 @@ static void sb_js_number(sb_t *b, double x) {
 static jmp_buf fail_jmp;
 static int fail_armed;
 static char fail_msg[2048];
+static int fail_stall; /* the failure is a stall (exit code 3) */
 
 static void failf(const char *fmt, ...) {
   va_list ap;
@@ -763,6 +767,7 @@ typedef struct {
   int raw;
   uint32_t instruction_limit;
   uint32_t max_slices;
+  uint32_t max_reactions;
   const char *bound;         /* printed as stats.bound when set */
   uint32_t bench_reactions;  /* --bench: reactions per timed round (no trace, constant sensors) */
   uint32_t bench_rounds;
@@ -804,6 +809,18 @@ static const char *REJECT_REASON[TVM_E__COUNT] = {
 
 static config_t builtin_cfg;
 
+/* Virtual time cannot advance (tc_run_virtual's TC_STALL_*): vm/driver.ts stallMessage, word for word. */
+static void stall(uint8_t why, const job_t *jb) {
+  fail_stall = 1;
+  if (why == TC_STALL_ASYNC) {
+    failf("more than %u async slices at logical time %llu ms: an async block is not finishing "
+          "(virtual time does not advance while an async block runs)", jb->max_slices, (unsigned long long)tc_now);
+  }
+  failf("more than %u reactions at logical time %llu ms without the mote becoming idle: inputs raised "
+        "during reactions keep it busy (a loop awaiting an input that a component raises at once, as CUSTOM "
+        "after emit REQ_CUSTOM), and virtual time only advances when the mote is idle", jb->max_reactions, (unsigned long long)tc_now);
+}
+
 /* Run one job; the result JSON (or a failure message) goes to out. Returns 0 or 1 (failure). */
 static int run_job(const job_t *jb, sb_t *out) {
   static trace_t tr;
@@ -816,6 +833,7 @@ static int run_job(const job_t *jb, sb_t *out) {
   nouts = nerrs = ncalls = 0;
   memset(&tr, 0, sizeof tr);
   raw_mode = jb->raw;
+  fail_stall = 0;
   fail_armed = 1;
   if (setjmp(fail_jmp)) {
     failed = 1;
@@ -846,9 +864,8 @@ static int run_job(const job_t *jb, sb_t *out) {
     cfg = NULL;
     tc_init(0, 1, 0, 0, 0, 0);
     if (jb->trace_text) raw_trace_parse(&tr, jb->trace_text);
-    if (tc_run_virtual(tr.inputs, (uint16_t)tr.ninputs, jb->has_until ? jb->until : 1000000, jb->max_slices)) {
-      failf("runVirtual: more than %u async slices at logical time %llu: an async block is not finishing", jb->max_slices, (unsigned long long)tc_now);
-    }
+    r = tc_run_virtual(tr.inputs, (uint16_t)tr.ninputs, jb->has_until ? jb->until : 1000000, jb->max_slices, jb->max_reactions);
+    if (r) stall(r, jb);
     sb_fmt(out, "{\"outputs\":[%s],\"errors\":[%s],\"calls\":[%s],\"stats\":{", outs.s ? outs.s : "", errs.s ? errs.s : "", calls.s ? calls.s : "");
   } else {
     uint64_t until;
@@ -890,10 +907,8 @@ static int run_job(const job_t *jb, sb_t *out) {
       goto cleanup;
     }
     until = jb->has_until ? jb->until : tr.last;
-    if (tc_run_virtual(tr.inputs, (uint16_t)tr.ninputs, until + 1, jb->max_slices)) {
-      failf("runVirtual: more than %u async slices at logical time %llu: an async block is not finishing (virtual time does not advance while an async block runs)",
-            jb->max_slices, (unsigned long long)tc_now);
-    }
+    r = tc_run_virtual(tr.inputs, (uint16_t)tr.ninputs, until + 1, jb->max_slices, jb->max_reactions);
+    if (r) stall(r, jb);
     sb_fmt(out, "{\"outputs\":[%s],\"errors\":[%s],\"stats\":{", outs.s ? outs.s : "", errs.s ? errs.s : "");
     {
       uint64_t end = tc_now < until ? tc_now : until;
@@ -951,8 +966,8 @@ static char *read_file(const char *path, size_t *len, const char *what) {
 
 static void usage(const char *why) {
   fprintf(stderr, "terra-mote: %s\n"
-          "usage: terra-mote CAPSULE [--inputs TRACE.json] [--until MS] [--node-id N] [--seed N] [--config CONFIG.json] [--bound N]\n"
-          "       terra-mote --raw CAPSULE [--inputs RAWTRACE.json] [--until MS] [--instruction-limit N] [--max-async-slices N]\n"
+          "usage: terra-mote CAPSULE [--inputs TRACE.json] [--until MS] [--node-id N] [--seed N] [--config CONFIG.json] [--bound N] [--max-reactions N]\n"
+          "       terra-mote --raw CAPSULE [--inputs RAWTRACE.json] [--until MS] [--instruction-limit N] [--max-async-slices N] [--max-reactions N]\n"
           "       terra-mote --batch JOBS.jsonl\n", why);
   exit(2);
 }
@@ -990,7 +1005,8 @@ static uint8_t *hex_decode(const char *h, size_t *len) {
 }
 
 /* --batch: each line {"capsule": HEX, "config": {...}?, "trace": [...]?, "until": N?, "nodeId": N?, "seed": N?,
- * "raw": bool?, "verify": bool?, "instructionLimit": N?, "maxAsyncSlices": N?}; each result line {"ok": RESULT} or {"error": MESSAGE}. */
+ * "raw": bool?, "verify": bool?, "instructionLimit": N?, "maxAsyncSlices": N?, "maxReactions": N?}; each result line
+ * {"ok": RESULT}, {"error": MESSAGE} or, when virtual time cannot advance, {"error": MESSAGE, "stall": true}. */
 static int batch(const char *path) {
   char *text = read_file(path, NULL, "jobs");
   char *line = text, *nl;
@@ -1036,13 +1052,15 @@ static int batch(const char *path) {
     jb.instruction_limit = cJSON_IsNumber(x) ? (uint32_t)x->valuedouble : 0;
     x = cJSON_GetObjectItemCaseSensitive(j, "maxAsyncSlices");
     jb.max_slices = cJSON_IsNumber(x) ? (uint32_t)x->valuedouble : 1000000;
+    x = cJSON_GetObjectItemCaseSensitive(j, "maxReactions");
+    jb.max_reactions = cJSON_IsNumber(x) ? (uint32_t)x->valuedouble : 1000000;
     out.n = 0;
     failed = run_job(&jb, &out);
     if (failed) {
       sb_t m = { 0 };
       sb_str(&m, "{\"error\":");
       sb_json_str(&m, out.s);
-      sb_str(&m, "}");
+      sb_str(&m, fail_stall ? ",\"stall\":true}" : "}");
       puts(m.s);
       free(m.s);
     } else {
@@ -1067,6 +1085,7 @@ int main(int argc, char **argv) {
   memset(&jb, 0, sizeof jb);
   jb.node_id = 1;
   jb.max_slices = 1000000;
+  jb.max_reactions = 1000000;
   for (i = 1; i < argc; i++) {
     const char *a = argv[i];
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -1111,6 +1130,9 @@ int main(int argc, char **argv) {
     } else if (!strcmp(a, "--max-async-slices")) {
       NEEDV();
       jb.max_slices = (uint32_t)num_arg(v, "--max-async-slices", 0xffffffffu);
+    } else if (!strcmp(a, "--max-reactions")) {
+      NEEDV();
+      jb.max_reactions = (uint32_t)num_arg(v, "--max-reactions", 0xffffffffu);
     } else if (a[0] == '-' && a[1]) {
       char m[256];
       snprintf(m, sizeof m, "unknown option %s", a);
@@ -1132,7 +1154,7 @@ int main(int argc, char **argv) {
   failed = run_job(&jb, &out);
   if (failed) {
     fprintf(stderr, "terra-mote: %s\n", out.s);
-    return 1;
+    return fail_stall ? 3 : 1;
   }
   printf("%s\n", out.s);
   return 0;
