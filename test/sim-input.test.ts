@@ -150,4 +150,10 @@ describe("terra sim", () => {
     expect(terra(monitor, "--nodes", "4", "--duration", "soon").code).toBe(2);
     expect(terra(monitor, "--nodes", "4", "--base", "99").code).toBe(1);
   }, 120_000);
+  it("stops a mote that is never idle (test/fixtures/c/stall.terra) and goes on with the others and the summary", () => {
+    const p = terra(resolve("test/fixtures/c/stall.terra"), "--nodes", "2", "--duration", "5s");
+    expect(p.code, p.err).toBe(0);
+    expect(p.out).toContain("Motes: 2 up at the end, 2 stopped by a fault;");
+    expect(p.out.match(/FAULT: more than 1000000 reactions and async slices at logical time 2000 ms: the mote is never idle/g)).toHaveLength(2);
+  }, 120_000);
 });

@@ -221,7 +221,7 @@ export function formatSummary(s: SimSummary, opts: { maxMessages?: number; maxNo
   if (s.dissemination) out.push("", ...formatDissemination(s.dissemination, s.nodes));
   out.push("");
   const t = s.totals;
-  out.push(`Motes: ${t.up} running at the end; ${fmt(t.reactions)} reactions, ${fmt(t.instructions)} VM instructions; ${t.queue_overflows} input queue overflows, ${t.runtime_errors} runtime errors, ${t.faults} faults`);
+  out.push(`Motes: ${t.up} up at the end, ${t.faults} stopped by a fault; ${fmt(t.reactions)} reactions, ${fmt(t.instructions)} VM instructions; ${t.queue_overflows} input queue overflows, ${t.runtime_errors} runtime errors`);
   if (s.per_node.length <= maxRows) {
     const d = s.dissemination;
     out.push(`  node  up  leds  reactions  instructions  sent  recv  parent  hops${d ? "  version  installed" : ""}  outputs`);
