@@ -215,6 +215,28 @@ describe("terra-mote command line", () => {
     expect(mote(cap, "--inputs", join(dir, "missing.json")).status).toBe(1);
   });
 
+  test("a bad --config names the file and the line, field or id at fault, exit code 1", () => {
+    const good = configToJson(r.config!);
+    const cases: [string, string, string][] = [
+      ["not JSON", '{"id": 1,\n"records": [}', ":2: not valid JSON"],
+      ["not an object", "[1, 2]", ": not a configuration: expected the JSON object of firmware-host/config-json.ts"],
+      ["no id", JSON.stringify({ ...good, id: "x" }), ': field "id": missing or not a configuration id'],
+      ["no inputs", JSON.stringify({ ...good, inputs: undefined }), ': field "inputs": missing or not an array'],
+      ["another configuration", JSON.stringify({ ...good, id: 5 }), `: configuration id 0x00000005, but ${cap} was compiled for 0x${(r.config!.id >>> 0).toString(16).padStart(8, "0")}`],
+    ];
+    for (const [what, text, message] of cases) {
+      const conf = join(dir, "bad-config.json");
+      writeFileSync(conf, text);
+      const p = mote(cap, "--config", conf);
+      expect(p.status, what).toBe(1);
+      expect(p.stdout).toBe("");
+      expect(p.stderr, what).toContain(`terra-mote: ${conf}${message}`);
+    }
+    const conf = join(dir, "good-config.json");
+    writeFileSync(conf, JSON.stringify(good));
+    expect(mote(cap, "--config", conf, "--until", "1000").stdout).toBe(mote(cap, "--until", "1000").stdout);
+  });
+
   test("a run whose virtual time cannot advance exits with code 3 and the message of terra run", () => {
     const stall = compileFile(join(ROOT, "test/fixtures/c/stall.terra"));
     const scap = join(dir, "stall.cap");

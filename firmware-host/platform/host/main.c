@@ -200,6 +200,13 @@ static int elem_code(const char *s) {
   return -2;
 }
 
+/* The 1-based line of position at in text. */
+static int line_of(const char *text, const char *at) {
+  int line = 1;
+  for (; text < at && *text; text++) if (*text == '\n') line++;
+  return line;
+}
+
 static const char *jstr(cJSON *o, const char *k) {
   cJSON *x = cJSON_GetObjectItemCaseSensitive(o, k);
   return cJSON_IsString(x) ? x->valuestring : "";
@@ -235,12 +242,22 @@ static const input_t *input_named(const config_t *c, const char *name) {
 static void config_parse(config_t *c, const char *text, const char *what) {
   static const char *OUT_NAMES[] = TC_OUT_NAMES, *FN_NAMES[] = TC_FN_NAMES, *IN_NAMES[] = TC_IN_NAMES, *REC_NAMES[] = TC_REC_NAMES;
   static const char *FLD_NAMES[][2] = TC_FLD_NAMES;
+  static const char *ARRAYS[] = { "records", "inputs", "outputs", "functions" };
   cJSON *j = cJSON_Parse(text), *a, *x;
   int i, k;
   memset(c, 0, sizeof *c);
-  if (!j || !cJSON_IsObject(j)) failf("%s: not a configuration (JSON object)", what);
+  if (!j) {
+    const char *e = cJSON_GetErrorPtr();
+    failf("%s:%d: not valid JSON", what, e ? line_of(text, e) : 1);
+  }
   c->json = j;
-  c->id = (uint32_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(j, "id"));
+  if (!cJSON_IsObject(j)) failf("%s: not a configuration: expected the JSON object of firmware-host/config-json.ts", what);
+  x = cJSON_GetObjectItemCaseSensitive(j, "id");
+  if (!cJSON_IsNumber(x) || x->valuedouble < 0 || x->valuedouble > 4294967295.0) failf("%s: field \"id\": missing or not a configuration id 0..2^32-1", what);
+  c->id = (uint32_t)x->valuedouble;
+  for (k = 0; k < 4; k++) {
+    if (!cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(j, ARRAYS[k]))) failf("%s: field \"%s\": missing or not an array", what, ARRAYS[k]);
+  }
   a = cJSON_GetObjectItemCaseSensitive(j, "records");
   c->nrec = cJSON_GetArraySize(a);
   c->recs = calloc((size_t)c->nrec + 1, sizeof *c->recs);
@@ -616,12 +633,6 @@ static uint8_t *trace_record(const record_t *r, cJSON *v, const char *field) {
   return bytes;
 }
 
-static int line_of(const char *text, const char *at) {
-  int line = 1;
-  for (; text < at && *text; text++) if (*text == '\n') line++;
-  return line;
-}
-
 /* Parse and validate a trace against the configuration (components/trace.ts parseTrace). */
 static void trace_parse(trace_t *t, const char *file, const char *text) {
   cJSON *j, *raw;
@@ -757,6 +768,7 @@ typedef struct {
   size_t capsule_len;
   const char *capsule_name;
   const char *config_text;   /* JSON, or NULL: the bundled configuration of the capsule's id */
+  const char *config_name;   /* its file, for messages */
   const char *trace_text;    /* JSON, or NULL */
   const char *trace_name;
   int has_until;
@@ -869,11 +881,15 @@ static int run_job(const job_t *jb, sb_t *out) {
     sb_fmt(out, "{\"outputs\":[%s],\"errors\":[%s],\"calls\":[%s],\"stats\":{", outs.s ? outs.s : "", errs.s ? errs.s : "", calls.s ? calls.s : "");
   } else {
     uint64_t until;
+    uint32_t id = (uint32_t)tvm_mem[8] | ((uint32_t)tvm_mem[9] << 8) | ((uint32_t)tvm_mem[10] << 16) | ((uint32_t)tvm_mem[11] << 24);
     if (jb->config_text) {
-      config_parse(&own_cfg, jb->config_text, "configuration");
+      config_parse(&own_cfg, jb->config_text, jb->config_name);
+      if (own_cfg.id != id) {
+        failf("%s: configuration id 0x%08x, but %s was compiled for 0x%08x: give the configuration of the .defs the script was compiled with",
+              jb->config_name, own_cfg.id, jb->capsule_name, id);
+      }
       cfg = &own_cfg;
     } else {
-      uint32_t id = (uint32_t)tvm_mem[8] | ((uint32_t)tvm_mem[9] << 8) | ((uint32_t)tvm_mem[10] << 16) | ((uint32_t)tvm_mem[11] << 24);
       if (builtin_cfg.json) config_free(&builtin_cfg);
       if (id == TC_TERRANET_ID) config_parse(&builtin_cfg, TC_TERRANET_JSON, "TerraNet");
       else if (id == TC_TERRAGRP_ID) config_parse(&builtin_cfg, TC_TERRAGRP_JSON, "TerraGrp");
@@ -1034,6 +1050,7 @@ static int batch(const char *path) {
     x = cJSON_GetObjectItemCaseSensitive(j, "trace");
     if (x) jb.trace_text = trace_text = cJSON_PrintUnformatted(x);
     jb.trace_name = "trace";
+    jb.config_name = "config";
     x = cJSON_GetObjectItemCaseSensitive(j, "until");
     if (cJSON_IsNumber(x)) {
       jb.has_until = 1;
@@ -1146,7 +1163,10 @@ int main(int argc, char **argv) {
   if (!capsule) usage("no capsule");
   jb.capsule = (const uint8_t *)read_file(capsule, &jb.capsule_len, "capsule");
   jb.capsule_name = capsule;
-  if (config) jb.config_text = read_file(config, NULL, "configuration");
+  if (config) {
+    jb.config_text = read_file(config, NULL, "configuration");
+    jb.config_name = config;
+  }
   if (inputs) {
     jb.trace_text = read_file(inputs, NULL, "trace");
     jb.trace_name = inputs;
