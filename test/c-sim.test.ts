@@ -14,7 +14,8 @@
  * platform (default 30).
  */
 import { createHash } from "node:crypto";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
@@ -101,4 +102,22 @@ test("MicaZ in real time: the default image blinks and reports every 10 s (simav
   // the mote slept most of the time
   const end = /end \w+ (\d+) (\d+)/.exec(out.stderr)!;
   expect(Number(end[2]) / Number(end[1])).toBeLessThan(0.2);
+}, 300_000);
+
+test("MicaZ image: a capsule of another configuration or one too big for the VM's block is refused at boot, with the reason", () => {
+  const dir = mkdtempSync(join(tmpdir(), "terra-app-"));
+  const image = (name: string, source: string) => {
+    const r = compileSource(source);
+    expect(r.ok).toBe(true);
+    const cap = join(dir, `${name}.cap`);
+    writeFileSync(cap, r.capsule!);
+    make("micaz", ["app"], { APP_CAP: cap, OUT: dir, NAME: name });
+    return runImage("micaz", join(dir, `${name}.elf`), { maxCycles: 7_372_800 }).stdout;
+  };
+  // the image's components are TerraNet's: a TerraGrp script would get the wrong events
+  expect(image("grp", '#include "TerraGrp.defs"\nemit LEDS(1);\nawait FOREVER;\n')).toBe("X config\n");
+  // 3,100 B of variables do not fit the MicaZ block (MEM 3072): TVM_E_MEMORY at byte 0
+  const reasons = [...readFileSync(join(FIRMWARE_DIR, "core/tvm.h"), "utf8").matchAll(/^\s+(TVM_(?:OK|E_\w+))(?: = \d+)?,/gm)].map((m) => m[1]);
+  expect(reasons.slice(0, 2)).toEqual(["TVM_OK", "TVM_E_TRUNCATED"]);
+  expect(image("big", '#include "TerraNet.defs"\nvar ubyte[3100] big;\nbig[3] = 1;\nawait FOREVER;\n')).toBe(`X reject 0 ${reasons.indexOf("TVM_E_MEMORY")}\n`);
 }, 300_000);

@@ -9,7 +9,13 @@
 
 tc_time_t tc_now;
 
+#if TC_REALTIME
+/* a mote image runs TerraNet (comp/rt.c): its role tables are constants, read without a pointer */
+static TVM_ROM tc_map_t map_rt = TC_TERRANET_MAP;
+#define map (&map_rt)
+#else
 static TVM_ROM tc_map_t *map;
+#endif
 static uint16_t node_id;
 static uint32_t rnd;
 static TVM_ROM tc_reading_t *readings;
@@ -30,7 +36,11 @@ static TVM_ROM int32_t DEFAULT_READING[TC_NSENSORS] = { 500, 400, 3000, 0, 0, 0 
 
 void tc_init(TVM_ROM tc_map_t *m, uint16_t id, uint8_t has_seed, uint32_t seed,
              TVM_ROM tc_reading_t *r, uint16_t nr) {
+#if TC_REALTIME
+  (void)m;
+#else
   map = m;
+#endif
   node_id = id;
   rnd = has_seed ? seed : (uint32_t)((uint64_t)id * 2654435761u);
   if (!rnd) rnd = 1;

@@ -15,37 +15,16 @@
 /* Logical time of the driver (the VM keeps it mod 2^32). */
 #ifndef TC_TIME_64
 #define TC_TIME_64 1
-#if TC_REALTIME
-/* Real-time builds (comp/rt.c): a sensor conversion and a radio send that complete later. */
-void plat_sensor_request(uint8_t sensor);
-void plat_radio_send(const uint8_t *frame, uint8_t len, uint8_t ack);
-void plat_leds(uint8_t leds);
-#endif
-
 #endif
 #if TC_TIME_64
 typedef uint64_t tc_time_t;
 #else
 typedef uint32_t tc_time_t;
-#if TC_REALTIME
-/* Real-time builds (comp/rt.c): a sensor conversion and a radio send that complete later. */
-void plat_sensor_request(uint8_t sensor);
-void plat_radio_send(const uint8_t *frame, uint8_t len, uint8_t ack);
-void plat_leds(uint8_t leds);
-#endif
-
 #endif
 
 /* Largest radio message the send queue holds. */
 #ifndef TC_MSG_MAX
 #define TC_MSG_MAX 255
-#if TC_REALTIME
-/* Real-time builds (comp/rt.c): a sensor conversion and a radio send that complete later. */
-void plat_sensor_request(uint8_t sensor);
-void plat_radio_send(const uint8_t *frame, uint8_t len, uint8_t ack);
-void plat_leds(uint8_t leds);
-#endif
-
 #endif
 #define TC_MSG_QUEUE 10
 
@@ -81,7 +60,8 @@ typedef struct {
 /* The driver's logical time (full width). */
 extern tc_time_t tc_now;
 
-/* Set up the components for a run. seed: random()'s seed when has_seed. */
+/* Set up the components for a run. seed: random()'s seed when has_seed. map: the
+ * configuration's role tables (TC_REALTIME builds ignore it: they run TerraNet's). */
 void tc_init(TVM_ROM tc_map_t *map, uint16_t node_id, uint8_t has_seed, uint32_t seed,
              TVM_ROM tc_reading_t *readings, uint16_t nreadings);
 

@@ -32,7 +32,6 @@
 extern TVM_ROM uint8_t tc_capsule[];
 extern const uint16_t tc_capsule_len;
 
-static TVM_ROM tc_map_t MAP = TC_TERRANET_MAP;
 static TVM_ROM int16_t TABLE[TC_NSENSORS][8] = {
   { 500, 503, 507, 510, 508, 504, 501, 499 },   /* TEMP (raw ADC) */
   { 400, 420, 380, 410, 395, 405, 390, 415 },   /* PHOTO */
@@ -122,12 +121,20 @@ int main(void) {
   for (k = 0; k < tc_capsule_len; k++) tvm_mem[k] = tc_capsule[k];
   r = tvm_load(tc_capsule_len);
   if (r) {
+    /* "X reject <capsule byte> <reason>" (TVM_E_* of core/tvm.h) */
     rp_str("X reject ");
     rp_u32(tvm_reject_offset);
+    rp_c(' ');
+    rp_u32(r);
     rp_c('\n');
     board_exit();
   }
-  tc_init(&MAP, RT_NODE_ID, 0, 0, 0, 0);
+  if (((uint32_t)tvm_mem[8] | ((uint32_t)tvm_mem[9] << 8) | ((uint32_t)tvm_mem[10] << 16) | ((uint32_t)tvm_mem[11] << 24)) != TC_TERRANET_ID) {
+    /* the image has TerraNet's components: a script of another configuration would get the wrong events */
+    rp_str("X config\n");
+    board_exit();
+  }
+  tc_init(0, RT_NODE_ID, 0, 0, 0, 0); /* TerraNet: its role tables are constants in real-time builds */
   tvm.now = 0;
   tvm_boot();
 #ifdef RT_STOP_ITER
