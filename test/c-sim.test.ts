@@ -104,6 +104,52 @@ test("MicaZ in real time: the default image blinks and reports every 10 s (simav
   expect(Number(end[2]) / Number(end[1])).toBeLessThan(0.2);
 }, 300_000);
 
+test("MicaZ in real time: a chain of input reactions goes on at each clock tick with the clock's time, and a timer due ends it on time", () => {
+  // a CPU-bound loop (REQ_CUSTOM answered at once) never leaves the chain of input reactions; getTime()
+  // must still step by at most 1 ms between iterations, and the 2 s timer must interrupt it at 2,000 ms
+  const r = compileSource(`#include "TerraNet.defs"
+pktype gapMsg from radioMsg with
+  var ulong gap;
+  var ulong n;
+end
+var gapMsg msg;
+var ulong last = 0;
+var ulong gap = 0;
+var ulong n = 0;
+msg.type = 1;
+par/or do
+  loop do
+    emit REQ_CUSTOM();
+    await CUSTOM;
+    var ulong t = getTime();
+    if n > 0 then
+      if t - last > gap then
+        gap = t - last;
+      end
+    end
+    last = t;
+    inc n;
+  end
+with
+  await 2s;
+end
+msg.gap = gap;
+msg.n = n;
+emit SEND(msg);
+await FOREVER;
+`);
+  expect(r.ok).toBe(true);
+  const dir = mkdtempSync(join(tmpdir(), "terra-app-"));
+  writeFileSync(join(dir, "gap.cap"), r.capsule!);
+  make("micaz", ["app"], { APP_CAP: join(dir, "gap.cap"), OUT: dir, NAME: "gap", APP_DEFS: "-DRT_FRAME_TIME" });
+  const out = runImage("micaz", join(dir, "gap.elf"), { maxCycles: 7_372_800 * 3 }).stdout;
+  const m = /^R ([0-9a-f]+) @(\d+)$/m.exec(out)!;
+  expect(Number(m[2])).toBe(2000);
+  const frame = Buffer.from(m[1], "hex");
+  expect(frame.readUInt32LE(5)).toBe(1); // the largest step of getTime() between two iterations, ms
+  expect(frame.readUInt32LE(9)).toBeGreaterThan(5000); // iterations in 2 s
+}, 300_000);
+
 test("MicaZ image: a capsule of another configuration or one too big for the VM's block is refused at boot, with the reason", () => {
   const dir = mkdtempSync(join(tmpdir(), "terra-app-"));
   const image = (name: string, source: string) => {

@@ -49,11 +49,46 @@ static uint8_t pos[TC_NSENSORS];
 static uint8_t radio_type, radio_ack;
 static uint8_t idle;        /* the VM had nothing to do at wake_at's computation */
 static uint32_t wake_at;    /* when something can next happen */
+static uint8_t wake_known;  /* wake_at holds: nothing was requested and no step began since */
+
+/* wake_at: the next timer deadline, conversion or send completing (or the bench's stop) */
+static void compute_wake(void) {
+  uint32_t d;
+  uint8_t s, m = 1;
+  wake_at = tvm.now + (tvm_next_deadline(&d) ? d : 0x7fffffffu);
+  for (s = 0; s <= TC_NSENSORS; s++, m = (uint8_t)(m << 1)) {
+    if ((pending & m) && (int32_t)(due[s] - wake_at) < 0) wake_at = due[s];
+  }
+#ifdef RT_STOP_MS
+  if ((int32_t)(wake_at - RT_STOP_MS) > 0) wake_at = RT_STOP_MS;
+#endif
+  wake_known = 1;
+}
+
+#if TVM_TICK
+/* The clock ticked during a chain of input reactions (core/tvm.h): the chain
+ * goes on at the clock's time unless something is due by then. (A timer armed
+ * in the chain has ended it, and a request clears wake_known.) */
+uint8_t tvm_host_tick(void) {
+  uint32_t t;
+  uint8_t tick;
+  board_irq_off();
+  t = board_ms();
+  tick = tvm_chain_stop == TVM_CHAIN_TICK;
+  if (tick) tvm_chain_stop = 0;
+  board_irq_on();
+  if (!wake_known) compute_wake();
+  if (!tick || (int32_t)(t - wake_at) >= 0) return 0;
+  tvm.now = t;
+  return 1;
+}
+#endif
 
 TVM_NOINLINE void plat_sensor_request(uint8_t s) {
   if (pending & (1u << s)) return; /* busy, as TinyOS's EBUSY */
   pending |= (uint8_t)(1u << s);
   due[s] = tvm.now + RT_SENSOR_MS;
+  wake_known = 0;
 }
 
 TVM_NOINLINE void plat_radio_send(const uint8_t *frame, uint8_t len, uint8_t ack) {
@@ -66,6 +101,7 @@ TVM_NOINLINE void plat_radio_send(const uint8_t *frame, uint8_t len, uint8_t ack
   rp_c('\n');
   pending |= RADIO;
   due[TC_NSENSORS] = tvm.now + RT_RADIO_MS;
+  wake_known = 0;
   radio_type = len ? frame[0] : 0;
   radio_ack = ack;
 }
@@ -147,7 +183,7 @@ int main(void) {
 #endif
   board_mark(1);
   for (;;) {
-    uint32_t t = board_ms(), d;
+    uint32_t t = board_ms();
     if (tvm_halted()) break;
 #ifdef RT_STOP_MS
     if (t >= RT_STOP_MS) break;
@@ -164,16 +200,11 @@ int main(void) {
     }
     if (pending) poll(t);
     /* a timer due by t reacts at its deadline, anything else at t */
+    wake_known = 0;
     if (tvm_step_at(t)) continue;
     /* idle: the next thing is a timer deadline or a conversion or send completing */
     idle = 1;
-    wake_at = tvm.now + (tvm_next_deadline(&d) ? d : 0x7fffffffu);
-    {
-      uint8_t s, m = 1;
-      for (s = 0; s <= TC_NSENSORS; s++, m = (uint8_t)(m << 1)) {
-        if ((pending & m) && (int32_t)(due[s] - wake_at) < 0) wake_at = due[s];
-      }
-    }
+    compute_wake();
     board_irq_off();
     if (board_ms() == t) board_sleep();
     else board_irq_on();

@@ -557,7 +557,11 @@ dispatch:
     adv = 2;
   timer: {
     uint8_t s = ip[1];
-    if (!v) tvm_chain_stop = 1; /* a timer due now comes before further inputs */
+#if TVM_TICK
+    tvm_chain_stop = TVM_CHAIN_STOP; /* the platform's next wake-up may now be earlier */
+#else
+    if (!v) tvm_chain_stop = TVM_CHAIN_STOP; /* a timer due now comes before further inputs */
+#endif
     v += tvm.now;
     tvm.slots[s] = (uint16_t)(PC + adv);
     tvm.slots[s + 1] = (uint16_t)v;
@@ -609,7 +613,7 @@ dispatch:
       tvm.flags &= (uint8_t)~TVM_F_VIEW_FAULT;
       r = 0;
       raise_error(TVM_ERR_INDEX, PC);
-      tvm_chain_stop = 1;
+      tvm_chain_stop = TVM_CHAIN_STOP;
     }
     if (*ip == TVM_OP_CALL) *sp++ = r;
     ip += 3;
@@ -734,7 +738,7 @@ dispatch:
     if (i >= RD16(ip + 3)) {
     index_error:
       raise_error(TVM_ERR_INDEX, PC);
-      tvm_chain_stop = 1; /* the ERROR reaction comes before further inputs */
+      tvm_chain_stop = TVM_CHAIN_STOP; /* the ERROR reaction comes before further inputs */
       ip += 5;
       NEXT;
     }
@@ -857,7 +861,7 @@ dispatch:
         if (b == 0) {
           r = 0;
           raise_error(TVM_ERR_DIV_ZERO, PC);
-          tvm_chain_stop = 1;
+          tvm_chain_stop = TVM_CHAIN_STOP;
         } else if (op == TVM_OP_DIVU) {
           r = a / b;
         } else if (op == TVM_OP_MODU) {
@@ -993,7 +997,11 @@ dispatch:
   /* (a halted VM has an empty queue, and refuses inputs; tvm_chain_stop is
    * set where an error is raised, which only reactions do, and the errors of
    * a step are handled, and err_count cleared, before the next step) */
+#if TVM_TICK
+  if (chain > 1 && tvm.q_count && (!tvm_chain_stop || (tvm_chain_stop == TVM_CHAIN_TICK && tvm_host_tick()))) {
+#else
   if (chain > 1 && tvm.q_count && !tvm_chain_stop) {
+#endif
     chain--;
 #if TVM_STATS
     n = 0;

@@ -204,9 +204,22 @@ void tvm_abort(void);
 
 /* Defined by the platform, which sets it (in its clock interrupt, say) to make
  * tvm_step return between chained input reactions; every step clears it when
- * it begins, and sets it where something must come before further inputs (an
- * ERROR reaction, a timer armed due now). */
+ * it begins, and sets TVM_CHAIN_STOP where something must come before further
+ * inputs (an ERROR reaction, a timer armed due now; with TVM_TICK any timer
+ * armed). With TVM_TICK a clock interrupt sets the bit TVM_CHAIN_TICK
+ * instead: when only that bit is set, the chain asks tvm_host_tick. */
 extern volatile uint8_t tvm_chain_stop;
+#define TVM_CHAIN_STOP 1
+#define TVM_CHAIN_TICK 2
+#if TVM_TICK
+/* The clock advanced during a chain of input reactions (TVM_CHAIN_TICK alone
+ * is set). Nothing may be due by the clock's time t (no timer deadline, no
+ * platform event): then clear tvm_chain_stop, set tvm.now = t, as tvm_step_at
+ * would, and return 1 (the chain goes on at t). Else return 0: the chain
+ * ends and the driver steps. (Called with a chain's reactions done, never
+ * inside a reaction.) */
+uint8_t tvm_host_tick(void);
+#endif
 
 /* Var-area bytes [addr, addr+len) for host functions (call it from
  * tvm_host_call only), or 0 when outside the var area: then the call returns

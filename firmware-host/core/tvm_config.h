@@ -15,6 +15,8 @@
  *   TVM_WATCHDOG       1: optional per-reaction instruction limit (fault 21)
  *   TVM_DISPATCH_GOTO  1: computed-goto dispatch (GNU C); 0: switch
  *   TVM_SHA256         1: tvm_load checks the body hash (platform/host/hash.c, OpenSSL)
+ *   TVM_TICK           1: the platform's clock interrupt sets TVM_CHAIN_TICK, and a
+ *                      chain asks tvm_host_tick whether to go on (mote images)
  */
 #ifndef TVM_CONFIG_H
 #define TVM_CONFIG_H
@@ -42,6 +44,9 @@
 #endif
 #ifndef TVM_SHA256
 #define TVM_SHA256 0
+#endif
+#ifndef TVM_TICK
+#define TVM_TICK 0
 #endif
 
 /* Read-only tables: in program memory on AVR (named address space, GNU C). */

@@ -12,8 +12,8 @@
 #   native  SCENARIO=1|2|3 OUT=<dir>: $(OUT)/native-$(SCENARIO).elf (apps/native.c)
 
 DISPATCH_FLAG := -DTVM_DISPATCH_GOTO=$(if $(filter goto,$(DISPATCH)),1,0)
-# production core: no statistics, queue entries point to component buffers
-CORE_DEFS := -DTVM_MEM_BYTES=$(MEM) -DTVM_FLOAT=$(FLOAT) $(DISPATCH_FLAG) -DTVM_STATS=0 -DTVM_WATCHDOG=0 -DTVM_QUEUE_COPY=0 -DTC_TIME_64=0 -DTC_MSG_MAX=25
+# production core: no statistics, queue entries point to component buffers, chains go on at a clock tick
+CORE_DEFS := -DTVM_MEM_BYTES=$(MEM) -DTVM_FLOAT=$(FLOAT) $(DISPATCH_FLAG) -DTVM_STATS=0 -DTVM_WATCHDOG=0 -DTVM_QUEUE_COPY=0 -DTVM_TICK=1 -DTC_TIME_64=0 -DTC_MSG_MAX=25
 # test builds: statistics and exact queue copies, as terra-mote
 SUITE_MEM ?= $(MEM)
 SUITE_DEFS := -DTVM_MEM_BYTES=$(SUITE_MEM) -DTVM_FLOAT=$(FLOAT) $(DISPATCH_FLAG) -DTVM_STATS=1 -DTVM_WATCHDOG=0 -DTVM_QUEUE_COPY=1 -DTC_TIME_64=0 -DTC_MSG_MAX=25

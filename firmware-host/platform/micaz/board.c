@@ -10,13 +10,14 @@
 #include <avr/io.h>
 #include <avr/sleep.h>
 #include "../../comp/board.h"
+#include "../../core/tvm.h"
 
 static volatile uint32_t ms;
 volatile uint8_t tvm_chain_stop; /* the VM returns between chained reactions when set */
 
 ISR(TIMER1_COMPA_vect) {
   ms++;
-  tvm_chain_stop = 1;
+  tvm_chain_stop |= TVM_CHAIN_TICK;
 }
 
 void board_init(void) {

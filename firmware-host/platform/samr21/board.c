@@ -9,6 +9,7 @@
  */
 #include <stdint.h>
 #include "../../comp/board.h"
+#include "../../core/tvm.h"
 
 #ifndef SYSTICK_HZ
 #define SYSTICK_HZ 48000000u
@@ -28,7 +29,7 @@ volatile uint8_t tvm_chain_stop; /* the VM returns between chained reactions whe
 
 void SysTick_Handler(void) {
   ms++;
-  tvm_chain_stop = 1;
+  tvm_chain_stop |= TVM_CHAIN_TICK;
 }
 
 static int semihost(int op, const void *arg) {

@@ -14,6 +14,7 @@
  */
 #include <stdint.h>
 #include "../../comp/board.h"
+#include "../../core/tvm.h"
 
 #ifndef F_CPU
 #define F_CPU 4000000ul
@@ -40,9 +41,9 @@ __attribute__((interrupt(6), naked)) void timer_a0_isr(void) {
   __asm__ volatile(
       "add #1, &board_ms_count\n"
       "addc #0, &board_ms_count+2\n"
-      "mov.b #1, &tvm_chain_stop\n"
+      "bis.b %0, &tvm_chain_stop\n"
       "bic #0x0010, 0(r1)\n"
-      "reti");
+      "reti" : : "i"(TVM_CHAIN_TICK));
 }
 
 void board_init(void) {
