@@ -213,6 +213,20 @@ describe("terra-mote command line", () => {
     expect(mote(cap, "--frobnicate").status).toBe(2);
     expect(mote(join(dir, "missing.cap")).status).toBe(1);
     expect(mote(cap, "--inputs", join(dir, "missing.json")).status).toBe(1);
+    const folder = mote(dir);
+    expect(folder.status).toBe(1);
+    expect(folder.stderr).toBe(`terra-mote: capsule ${dir}: is a directory, not a file\n`);
+    expect(mote(cap, "--config", dir).stderr).toBe(`terra-mote: configuration ${dir}: is a directory, not a file\n`);
+  });
+
+  test("--batch answers a line that is not a job object with its line number, and goes on", () => {
+    const jobs = join(dir, "jobs.jsonl");
+    writeFileSync(jobs, `not json\n\n[1]\n${JSON.stringify({ capsule: Buffer.from(r.capsule!).toString("hex"), until: 1000 })}\n`);
+    const p = mote("--batch", jobs);
+    expect(p.status).toBe(0);
+    const lines = p.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    expect(lines.slice(0, 2)).toEqual([{ error: `${jobs}:1: a job is a JSON object on one line` }, { error: `${jobs}:3: a job is a JSON object on one line` }]);
+    expect(lines[2].ok.stats.end_ms).toBe(1000);
   });
 
   test("a bad --config names the file and the line, field or id at fault, exit code 1", () => {

@@ -36,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <cJSON.h>
 #include "../../comp/components.h"
 
@@ -960,13 +961,16 @@ cleanup:
 
 /* ---- command line ------------------------------------------------------------------------------------- */
 static char *read_file(const char *path, size_t *len, const char *what) {
-  FILE *f = fopen(path, "rb");
+  FILE *f;
+  struct stat st;
   char *buf;
   long n;
+  if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) failf("%s %s: is a directory, not a file", what, path);
+  f = fopen(path, "rb");
   if (!f) failf("%s %s: %s", what, path, errno == ENOENT ? "no such file" : strerror(errno));
   if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0) {
     fclose(f);
-    failf("%s %s: cannot read it (is it a directory?)", what, path);
+    failf("%s %s: cannot read it", what, path);
   }
   rewind(f);
   buf = malloc((size_t)n + 1);
@@ -1027,6 +1031,7 @@ static int batch(const char *path) {
   char *text = read_file(path, NULL, "jobs");
   char *line = text, *nl;
   sb_t out = { 0 };
+  int lineno = 0;
   for (; line && *line; line = nl ? nl + 1 : NULL) {
     cJSON *j, *x;
     job_t jb;
@@ -1035,10 +1040,21 @@ static int batch(const char *path) {
     int failed;
     nl = strchr(line, '\n');
     if (nl) *nl = 0;
+    lineno++;
     if (!*line) continue;
     j = cJSON_Parse(line);
-    if (!j) {
-      printf("{\"error\":\"bad job line\"}\n");
+    if (!cJSON_IsObject(j)) {
+      char m[64];
+      sb_t e = { 0 };
+      snprintf(m, sizeof m, ":%d: a job is a JSON object on one line", lineno);
+      sb_str(&e, path);
+      sb_str(&e, m);
+      out.n = 0;
+      sb_str(&out, "{\"error\":");
+      sb_json_str(&out, e.s);
+      printf("%s}\n", out.s);
+      free(e.s);
+      cJSON_Delete(j);
       continue;
     }
     memset(&jb, 0, sizeof jb);
