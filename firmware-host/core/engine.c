@@ -1083,7 +1083,12 @@ static uint8_t step(uint32_t upto) {
   uint32_t d;
   uint8_t due;
   if (tvm.flags & TVM_F_HALTED) return 0;
+#if TVM_TICK
+  /* a clock tick after the driver read its clock stays set: the chain asks tvm_host_tick */
+  if (tvm_chain_stop & TVM_CHAIN_STOP) tvm_chain_stop = 0;
+#else
   tvm_chain_stop = 0;
+#endif
   due = scan_timers(&d) && d <= upto;
   tvm.now += due ? d : upto;
   if (due) {
