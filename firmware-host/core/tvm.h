@@ -207,7 +207,8 @@ void tvm_abort(void);
  * it begins, and sets TVM_CHAIN_STOP where something must come before further
  * inputs (an ERROR reaction, a timer armed due now; with TVM_TICK any timer
  * armed). With TVM_TICK a clock interrupt sets the bit TVM_CHAIN_TICK
- * instead: when only that bit is set, the chain asks tvm_host_tick. */
+ * instead, which a step keeps when it begins (unless TVM_CHAIN_STOP is set
+ * too): when only that bit is set, the chain asks tvm_host_tick. */
 extern volatile uint8_t tvm_chain_stop;
 #define TVM_CHAIN_STOP 1
 #define TVM_CHAIN_TICK 2
