@@ -6,8 +6,11 @@
  *   SAMR21  (Cortex-M0+ build, qemu-system-arm -M microbit, semihosting),
  *   TelosB  (MSP430F1611, mspdebug's simulator),
  * print the same outputs, errors and statistics as `terra run --json`. Also:
- * every platform's firmware image builds, and the MicaZ image runs in real
- * time (its blink script reports over the simulated radio every 10 s).
+ * every platform's firmware image builds; the MicaZ image runs in real time
+ * (its blink script reports over the simulated radio every 10 s); on MicaZ
+ * and TelosB in real time, a chain of input reactions sees the clock advance
+ * and a timer end it on time; a MicaZ image refuses a capsule of another
+ * configuration or one too big for its block.
  *
  * The simulators are part of CI (.ci/run installs them): a missing tool is a
  * failure, not a skip. C_SIM_RUNS sets the number of generated programs per
