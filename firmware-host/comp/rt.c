@@ -172,7 +172,7 @@ static TVM_NOINLINE void load(void) {
     rp_c('\n');
     board_exit();
   }
-  if (((uint32_t)tvm_mem[8] | ((uint32_t)tvm_mem[9] << 8) | ((uint32_t)tvm_mem[10] << 16) | ((uint32_t)tvm_mem[11] << 24)) != TC_TERRANET_ID) {
+  if (TVM_CAPSULE_CONFIG_ID(tvm_mem) != TC_TERRANET_ID) {
     rp_str("X config\n");
     board_exit();
   }

@@ -201,6 +201,9 @@ void tvm_abort(void);
 #define tvm_halted() ((tvm.flags & TVM_F_HALTED) != 0)
 #define tvm_booted() ((tvm.flags & TVM_F_BOOTED) != 0)
 #define tvm_queued() (tvm.q_count)
+/* The configuration id in capsule header c (bytes 8..11, little-endian; vm/capsule.ts). */
+#define TVM_CAPSULE_CONFIG_ID(c) \
+  ((uint32_t)(c)[8] | ((uint32_t)(c)[9] << 8) | ((uint32_t)(c)[10] << 16) | ((uint32_t)(c)[11] << 24))
 
 /* Defined by the platform, which sets it (in its clock interrupt, say) to make
  * tvm_step return between chained input reactions; every step clears it when

@@ -622,7 +622,7 @@ int main(int argc, char **argv) {
     uint8_t *c = read_all(opt.capsule_path, &n, DISS_WORK_BYTES, "capsule");
     if (n < DISS_HEADER_BYTES || c[0] != 0x54 || c[1] != 0x43) die(1, "capsule %s: not a Terra-TS capsule", opt.capsule_path);
     if (!opt.has_config) {
-      opt.config_id = (uint32_t)c[8] | ((uint32_t)c[9] << 8) | ((uint32_t)c[10] << 16) | ((uint32_t)c[11] << 24);
+      opt.config_id = TVM_CAPSULE_CONFIG_ID(c);
       opt.has_config = 1;
     }
     if (h_read(NULL, DISS_KEY_INSTALLED, 0, 0, NULL, 0) < 0 && h_write(NULL, DISS_KEY_INSTALLED, 0, c, (uint32_t)n))
@@ -632,7 +632,7 @@ int main(int argc, char **argv) {
   if (!opt.has_config) {
     uint8_t h[12];
     if (h_read(NULL, DISS_KEY_INSTALLED, 0, 0, h, sizeof h) < (int32_t)sizeof h) usage("give --config-id or a --capsule (the configuration id is the capsule's)");
-    opt.config_id = (uint32_t)h[8] | ((uint32_t)h[9] << 8) | ((uint32_t)h[10] << 16) | ((uint32_t)h[11] << 24);
+    opt.config_id = TVM_CAPSULE_CONFIG_ID(h);
   }
   if (opt.inject_path) inject = read_all(opt.inject_path, &inject_len, DISS_WORK_BYTES, "capsule to inject");
   loss_state = opt.seed * 0x9e3779b97f4a7c15ull + opt.id + 1;

@@ -882,7 +882,7 @@ static int run_job(const job_t *jb, sb_t *out) {
     sb_fmt(out, "{\"outputs\":[%s],\"errors\":[%s],\"calls\":[%s],\"stats\":{", outs.s ? outs.s : "", errs.s ? errs.s : "", calls.s ? calls.s : "");
   } else {
     uint64_t until;
-    uint32_t id = (uint32_t)tvm_mem[8] | ((uint32_t)tvm_mem[9] << 8) | ((uint32_t)tvm_mem[10] << 16) | ((uint32_t)tvm_mem[11] << 24);
+    uint32_t id = TVM_CAPSULE_CONFIG_ID(tvm_mem);
     if (jb->config_text) {
       config_parse(&own_cfg, jb->config_text, jb->config_name);
       if (own_cfg.id != id) {
