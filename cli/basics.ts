@@ -87,15 +87,15 @@ export function registerBasics(program: Command): void {
     .option("--json", "print {\"outputs\": [...], \"errors\": [...]} on stdout")
     .option("--vm <ts|c>", "the VM to run on: ts (TypeScript) or c (firmware-host terra-mote)", "ts")
     .option("--realtime", "logical time follows the wall clock; each output is printed when it happens (TypeScript VM)")
-    .option("--max-reactions <n>", "reactions without the mote becoming idle before the run stops (virtual time only advances when it is idle)", "1000000")
-    .action((file: string, opts: Common & { inputs?: string; until?: string; nodeId: string; seed?: string; vm: string; realtime?: boolean; maxReactions: string }) => guard(async () => {
+    .option("--max-reactions <n>", "reactions without the mote becoming idle before the run stops (virtual time only advances when it is idle; default 1000000)")
+    .action((file: string, opts: Common & { inputs?: string; until?: string; nodeId: string; seed?: string; vm: string; realtime?: boolean; maxReactions?: string }) => guard(async () => {
       if (opts.vm !== "ts" && opts.vm !== "c") throw new UsageError(`--vm must be ts or c, got "${opts.vm}"`);
       if (opts.realtime && opts.vm === "c") throw new UsageError("--realtime runs on the TypeScript VM; drop --vm c");
       if (opts.realtime && opts.json) throw new UsageError("--realtime prints outputs as they happen; it does not combine with --json");
       const until = opts.until === undefined ? undefined : intOption(opts.until, "--until");
       const nodeId = intOption(opts.nodeId, "--node-id", 0xffff);
       const seed = opts.seed === undefined ? undefined : intOption(opts.seed, "--seed", 0xffffffff);
-      const maxReactions = intOption(opts.maxReactions, "--max-reactions", 0xffffffff);
+      const maxReactions = opts.maxReactions === undefined ? undefined : intOption(opts.maxReactions, "--max-reactions", 0xffffffff);
       const r = compiled(file, opts);
       if (!r.ok) fail(r, opts.json);
       let trace: ReturnType<typeof parseTrace> = [];
