@@ -1027,6 +1027,16 @@ static uint8_t *hex_decode(const char *h, size_t *len) {
 /* --batch: each line {"capsule": HEX, "config": {...}?, "trace": [...]?, "until": N?, "nodeId": N?, "seed": N?,
  * "raw": bool?, "verify": bool?, "instructionLimit": N?, "maxAsyncSlices": N?, "maxReactions": N?}; each result line
  * {"ok": RESULT}, {"error": MESSAGE} or, when virtual time cannot advance, {"error": MESSAGE, "stall": true}. */
+/* A batch result line {"error": msg} ({"error": msg, "stall": true} when virtual time cannot advance). */
+static void put_error(const char *msg, int stall) {
+  sb_t m = { 0 };
+  sb_str(&m, "{\"error\":");
+  sb_json_str(&m, msg);
+  sb_str(&m, stall ? ",\"stall\":true}" : "}");
+  puts(m.s);
+  free(m.s);
+}
+
 static int batch(const char *path) {
   char *text = read_file(path, NULL, "jobs");
   char *line = text, *nl;
@@ -1044,16 +1054,9 @@ static int batch(const char *path) {
     if (!*line) continue;
     j = cJSON_Parse(line);
     if (!cJSON_IsObject(j)) {
-      char m[64];
-      sb_t e = { 0 };
-      snprintf(m, sizeof m, ":%d: a job is a JSON object on one line", lineno);
-      sb_str(&e, path);
-      sb_str(&e, m);
       out.n = 0;
-      sb_str(&out, "{\"error\":");
-      sb_json_str(&out, e.s);
-      printf("%s}\n", out.s);
-      free(e.s);
+      sb_fmt(&out, "%s:%d: a job is a JSON object on one line", path, lineno);
+      put_error(out.s, 0);
       cJSON_Delete(j);
       continue;
     }
@@ -1090,12 +1093,7 @@ static int batch(const char *path) {
     out.n = 0;
     failed = run_job(&jb, &out);
     if (failed) {
-      sb_t m = { 0 };
-      sb_str(&m, "{\"error\":");
-      sb_json_str(&m, out.s);
-      sb_str(&m, fail_stall ? ",\"stall\":true}" : "}");
-      puts(m.s);
-      free(m.s);
+      put_error(out.s, fail_stall);
     } else {
       printf("{\"ok\":%s}\n", out.s);
     }
