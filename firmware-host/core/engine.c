@@ -174,6 +174,19 @@ uint8_t *tvm_view(int32_t addr, int32_t len) {
 #endif
 #define PC ((uint16_t)(ip - tvm.code))
 
+/* Resume points (gate values and track-stack entries): where data pointers have 16 bits (AVR,
+ * MSP430), the code address itself, so that an await and a wake-up skip adding or subtracting
+ * tvm.code (tvm_load checks that the memory block lies below 0x8000: bit 15 is TVM_GATE_FILTERED);
+ * elsewhere the code offset. Never 0 for an address: the memory block is not at address 0. */
+#if UINTPTR_MAX == 0xffffu
+#define RESUME(p) ((uint16_t)(uintptr_t)(p))
+#define RESUME_AT(w) ((const uint8_t *)(uintptr_t)(w))
+#else
+#define RESUME(p) ((uint16_t)((p) - tvm.code))
+#define RESUME_AT(w) (tvm.code + (w))
+#endif
+#define RESUME_CODE(off) RESUME(tvm.code + (off))
+
 #if TVM_WATCHDOG
 #define JUMPED do { if (n > tvm.limit && tvm.limit) goto trail_end; } while (0)
 #else
@@ -382,7 +395,7 @@ static void react(tvm_chain_t chain, const tvm_qentry_t *e, const uint8_t *tbl) 
 
   if (chain || e) goto occurrence;
   if (tp == 0) goto done;
-  ip = tvm.code + tvm.track[--tp];
+  ip = RESUME_AT(tvm.track[--tp]);
   sp = tvm.stack;
 #if TVM_DISPATCH_GOTO && DISPATCH_ONCE && defined(__AVR__)
 dispatch:
@@ -440,10 +453,10 @@ dispatch:
   ALSO(SPAWNW)
     TRACK_GUARD;
     if (*ip & 1) {
-      tvm.track[tp++] = RD16(ip + 1);
+      tvm.track[tp++] = RESUME_CODE(RD16(ip + 1));
       ip += 3;
     } else {
-      tvm.track[tp++] = (uint16_t)(PC + 2 + (int8_t)ip[1]);
+      tvm.track[tp++] = RESUME(ip + 2 + (int8_t)ip[1]);
       ip += 2;
     }
     NEXT;
@@ -461,7 +474,7 @@ dispatch:
   CASE(KILL)
   ALSO(KILLF) {
     /* clear slots [s, s+n); drop tracks with pc in [t, this pc), keeping the others' order */
-    uint16_t lo = RD16(ip + 3), hi = PC;
+    uint16_t lo = RESUME_CODE(RD16(ip + 3)), hi = RESUME(ip);
     uint8_t r, w = 0;
     memset(tvm.slots + ip[1], 0, (uint16_t)ip[2] * 2u);
     for (r = 0; r < tp; r++) {
@@ -489,13 +502,13 @@ dispatch:
     }
   }
   CASE(FIN)
-    tvm.slots[ip[1]] = RD16(ip + 2);
+    tvm.slots[ip[1]] = RESUME_CODE(RD16(ip + 2));
     ip += 4;
     NEXT;
   CASE(FINEND)
     TRACK_GUARD;
     tvm.slots[ip[1]] = 0;
-    tvm.track[tp++] = RD16(ip + 2);
+    tvm.track[tp++] = RESUME_CODE(RD16(ip + 2));
     ip += 4;
     NEXT;
   CASE(EMIT) {
@@ -503,7 +516,7 @@ dispatch:
     uint8_t e = ip[1], k;
     while (e--) g += 1 + g[0];
     TRACK_GUARD;
-    tvm.track[tp++] = (uint16_t)(PC + 2);
+    tvm.track[tp++] = RESUME(ip + 2);
     k = g[0];
     while (k) {
       uint8_t x = g[k--];
@@ -521,7 +534,7 @@ dispatch:
   CASE(AWAIT)
   ALSO(AWAITI)
   ALSO(ASYNC)
-    tvm.slots[ip[1]] = (uint16_t)(PC + 2);
+    tvm.slots[ip[1]] = RESUME(ip + 2);
     goto trail_end;
   CASE(AWAITX)
     v = (uint8_t)*--sp;
@@ -532,7 +545,7 @@ dispatch:
     adv = 3;
   filtered: {
     uint16_t *gate = tvm.slots + ip[1];
-    gate[0] = (uint16_t)((PC + adv) | TVM_GATE_FILTERED);
+    gate[0] = (uint16_t)(RESUME(ip + adv) | TVM_GATE_FILTERED);
     gate[1] = (uint16_t)v;
     goto trail_end;
   }
@@ -563,13 +576,13 @@ dispatch:
     if (!v) tvm_chain_stop = TVM_CHAIN_STOP; /* a timer due now comes before further inputs */
 #endif
     v += tvm.now;
-    tvm.slots[s] = (uint16_t)(PC + adv);
+    tvm.slots[s] = RESUME(ip + adv);
     tvm.slots[s + 1] = (uint16_t)v;
     tvm.slots[s + 2] = (uint16_t)(v >> 16);
     goto trail_end;
   }
   CASE(YIELD)
-    tvm.slots[ip[1]] = RD16(ip + 2);
+    tvm.slots[ip[1]] = RESUME_CODE(RD16(ip + 2));
     goto trail_end;
 
   /* ---- input data, outputs, functions */
@@ -982,7 +995,7 @@ dispatch:
     }
 #endif
     if (tp == 0) goto done;
-    ip = tvm.code + tvm.track[--tp];
+    ip = RESUME_AT(tvm.track[--tp]);
     sp = tvm.stack;
     NEXT;
 
@@ -1012,7 +1025,7 @@ dispatch:
     {
       uint16_t first = occur(e, tbl, &tp); /* the only call: inlined */
       if (!first) goto done;
-      ip = tvm.code + first;
+      ip = RESUME_AT(first);
       sp = tvm.stack;
       NEXT;
     }
@@ -1070,7 +1083,7 @@ static void error_reactions(void) {
 
 void tvm_boot(void) {
   tvm.flags |= TVM_F_BOOTED;
-  tvm.track[tvm.tp++] = tvm.entry;
+  tvm.track[tvm.tp++] = RESUME_CODE(tvm.entry);
   react(0, 0, 0);
   if (tvm.err_count) error_reactions();
 }

@@ -406,6 +406,10 @@ uint8_t tvm_load(tvm_off_t len) {
     uint8_t cells = m[17] ? m[17] : 1;
     vsum_t fixed = (vsum_t)(at + 4u * cells + 2u * nslots + 2u * m[18]);
     if (add_sat(fixed, var_bytes) > TVM_MEM_BYTES) REJECT(TVM_E_MEMORY, 0);
+#if UINTPTR_MAX == 0xffffu
+    /* resume points are code addresses below 0x8000 here (engine.c RESUME) */
+    if ((uintptr_t)tvm_mem > 0x8000u - TVM_MEM_BYTES) REJECT(TVM_E_MEMORY, 0);
+#endif
     tvm.stack = (int32_t *)(void *)(m + at);
     tvm.slots = (uint16_t *)(void *)(m + at + 4u * cells);
     tvm.track = tvm.slots + nslots;
