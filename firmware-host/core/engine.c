@@ -84,6 +84,9 @@ static TVM_NOINLINE void raise_error(uint8_t code, uint16_t pc) {
 
 /* ---- inputs, gates, timers ---------------------------------------------------- */
 
+/* the queue's indexes wrap by a mask */
+typedef char tvm_queue_cap_pow2[(TVM_QUEUE_CAP & (TVM_QUEUE_CAP - 1)) == 0 ? 1 : -1];
+
 uint8_t tvm_enqueue(uint8_t id, uint8_t aux, int32_t value, const uint8_t *data, uint8_t len) {
   tvm_qentry_t *e;
   uint8_t i = tvm.q_count;
@@ -95,8 +98,7 @@ uint8_t tvm_enqueue(uint8_t id, uint8_t aux, int32_t value, const uint8_t *data,
     return 0;
   }
   tvm.q_count = (uint8_t)(i + 1);
-  i = (uint8_t)(i + tvm.q_head);
-  if (i >= TVM_QUEUE_CAP) i = (uint8_t)(i - TVM_QUEUE_CAP);
+  i = (uint8_t)((i + tvm.q_head) & (TVM_QUEUE_CAP - 1));
   e = &tvm.q[i];
   e->id = id;
   e->aux = aux;
@@ -299,7 +301,7 @@ static TVM_INLINE uint16_t occur(const tvm_qentry_t *e, const uint8_t *tbl, uint
   if (!e) {
     uint8_t id;
     e = &tvm.q[tvm.q_head];
-    if (++tvm.q_head == TVM_QUEUE_CAP) tvm.q_head = 0;
+    tvm.q_head = (uint8_t)((tvm.q_head + 1) & (TVM_QUEUE_CAP - 1));
     tvm.q_count--;
     id = e->id;
     if (id == tvm.last_id) {
@@ -335,7 +337,15 @@ static TVM_INLINE uint16_t occur(const tvm_qentry_t *e, const uint8_t *tbl, uint
   *tp = 0;
   if (!tbl || !(k = tbl[2])) return 0;
   g = tbl + 3 + k;
-  do {
+  if (k == 1) {
+    /* one gate (an input awaited in one place): nothing to push */
+    uint16_t *gate = tvm.slots + g[-1];
+    uint16_t w = *gate;
+    if (!(w & TVM_GATE_FILTERED) || gate[1] == aux) {
+      *gate = 0;
+      run = w & (uint16_t)~TVM_GATE_FILTERED;
+    }
+  } else do {
     uint16_t *gate = tvm.slots + *--g;
     uint16_t w = *gate;
     if (!w) continue;

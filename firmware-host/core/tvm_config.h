@@ -5,7 +5,7 @@
  *   TVM_MEM_BYTES      size of the memory block for the capsule and the
  *                      script's state (variables, slots, stacks); the
  *                      verifier's scratch space is taken from it at load time
- *   TVM_QUEUE_CAP      input queue entries (docs/vm.md: 8)
+ *   TVM_QUEUE_CAP      input queue entries (docs/vm.md: 8; a power of two)
  *   TVM_QUEUE_COPY     1: queue entries hold a copy of record data (64 B
  *                      each, the TypeScript VM's behaviour); 0: they point
  *                      to the component's buffer until dequeued (motes)
