@@ -249,6 +249,10 @@ typedef int16_t tvm_label_t;
 #endif
 
 #define TRACK_GUARD do { if (tp == tvm.track_cap) goto overflow; } while (0)
+/* End the chain of input reactions after this one (tvm.h). An or, not a store of the constant:
+ * avr-gcc would keep the 1 in a register, reloaded at every trail start (8 cycles per CPU-bound
+ * iteration); a clock tick's bit set meanwhile changes nothing, as the chain ends either way. */
+#define STOP_CHAIN() (tvm_chain_stop |= TVM_CHAIN_STOP)
 
 /* Compare outcome masks (bit 0: a < b, bit 1: a == b, bit 2: a > b; bit 3: unsigned), eq..geu. */
 static TVM_ROM uint8_t CMP[10] = {
@@ -587,9 +591,9 @@ dispatch:
   timer: {
     uint8_t s = ip[1];
 #if TVM_TICK
-    tvm_chain_stop = TVM_CHAIN_STOP; /* the platform's next wake-up may now be earlier */
+    STOP_CHAIN(); /* the platform's next wake-up may now be earlier */
 #else
-    if (!v) tvm_chain_stop = TVM_CHAIN_STOP; /* a timer due now comes before further inputs */
+    if (!v) STOP_CHAIN(); /* a timer due now comes before further inputs */
 #endif
     v += tvm.now;
     tvm.slots[s] = RESUME(ip + adv);
@@ -642,7 +646,7 @@ dispatch:
       tvm.flags &= (uint8_t)~TVM_F_VIEW_FAULT;
       r = 0;
       raise_error(TVM_ERR_INDEX, PC);
-      tvm_chain_stop = TVM_CHAIN_STOP;
+      STOP_CHAIN();
     }
     if (*ip == TVM_OP_CALL) *sp++ = r;
     ip += 3;
@@ -767,7 +771,7 @@ dispatch:
     if (i >= RD16(ip + 3)) {
     index_error:
       raise_error(TVM_ERR_INDEX, PC);
-      tvm_chain_stop = TVM_CHAIN_STOP; /* the ERROR reaction comes before further inputs */
+      STOP_CHAIN(); /* the ERROR reaction comes before further inputs */
       ip += 5;
       NEXT;
     }
@@ -777,6 +781,9 @@ dispatch:
   }
 
   /* ---- memory to memory: set (constant), mov (variable), copy */
+  /* 1, 2, 4 bytes for width codes 0, 1, 2 (no shift of a constant 1: avr-gcc would keep the 1 in a
+   * register pair reloaded at every trail start) */
+#define WIDTH_BYTES(w) ((uint8_t)((w) + 1 + ((w) >> 1)))
   {
     const uint8_t *src;
     uint8_t len;
@@ -795,7 +802,7 @@ dispatch:
       p = tvm.vars + RD16(ip + 1);
       src = ip + 3;
     }
-    len = (uint8_t)(1u << adv);
+    len = WIDTH_BYTES(adv);
     ip = src + len;
     goto move;
   CASE(MOV_8)
@@ -815,7 +822,7 @@ dispatch:
       src = tvm.vars + RD16(ip + 3);
       ip += 5;
     }
-    len = (uint8_t)(1u << adv);
+    len = WIDTH_BYTES(adv);
     goto move;
   CASE(COPY)
     p = tvm.vars + RD16(ip + 1);
@@ -890,7 +897,7 @@ dispatch:
         if (b == 0) {
           r = 0;
           raise_error(TVM_ERR_DIV_ZERO, PC);
-          tvm_chain_stop = TVM_CHAIN_STOP;
+          STOP_CHAIN();
         } else if (op == TVM_OP_DIVU) {
           r = a / b;
         } else if (op == TVM_OP_MODU) {
