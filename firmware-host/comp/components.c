@@ -281,7 +281,7 @@ static tc_out_fn *TVM_ROM OUT_FN[TC_OUT__N] = {
 };
 typedef char tc_out_fn_complete[TC_OUT__N == 24 ? 1 : -1]; /* a new role needs its handler above */
 
-void tvm_host_output(uint8_t id, int32_t v, const uint8_t *rec, uint8_t len) {
+static TVM_INLINE void output(uint8_t id, int32_t v, const uint8_t *rec, uint8_t len) {
   uint8_t role;
 #if !TC_REALTIME
   plat_report_output(id, v, rec, len);
@@ -292,6 +292,14 @@ void tvm_host_output(uint8_t id, int32_t v, const uint8_t *rec, uint8_t len) {
   role = map->out_role[id];
   out_len = len;
   if (role < TC_OUT__N) OUT_FN[role](role, v, rec);
+}
+
+void tvm_host_output(uint8_t id, int32_t v) {
+  output(id, v, 0, 0);
+}
+
+void tvm_host_output_rec(uint8_t id, const uint8_t *rec, uint8_t len) {
+  output(id, 0, rec, len);
 }
 
 /* ---- functions ---- */

@@ -620,19 +620,19 @@ dispatch:
     ip += 4;
     NEXT;
   CASE(OUT)
-    tvm_host_output(ip[1], 0, 0, 0);
+    tvm_host_output(ip[1], 0);
     ip += 2;
     goto after_host;
   CASE(OUTV)
-    tvm_host_output(ip[1], *--sp, 0, 0);
+    tvm_host_output(ip[1], *--sp);
     ip += 2;
     goto after_host;
   CASE(OUTK)
-    tvm_host_output(ip[1], ip[2], 0, 0);
+    tvm_host_output(ip[1], ip[2]);
     ip += 3;
     goto after_host;
   CASE(OUTR)
-    tvm_host_output(ip[1], 0, tvm.vars + RD16(ip + 2), ip[4]);
+    tvm_host_output_rec(ip[1], tvm.vars + RD16(ip + 2), ip[4]);
     ip += 5;
     goto after_host;
   CASE(CALL)

@@ -10,8 +10,8 @@
  * (TVM_MEM_BYTES, a build option) that holds the capsule and everything the
  * script needs (variables, control slots, eval stack, track stack).
  *
- * The platform provides three callbacks (tvm_host_output, tvm_host_call,
- * tvm_host_error) and drives the VM: tvm_load, tvm_boot, then tvm_enqueue /
+ * The platform provides four callbacks (tvm_host_output, tvm_host_output_rec,
+ * tvm_host_call, tvm_host_error) and drives the VM: tvm_load, tvm_boot, then tvm_enqueue /
  * tvm_step (or tvm_run_pending, tvm_step_at) / tvm_next_deadline, following
  * the order of work of docs/vm.md (comp/driver.c does it in virtual time).
  */
@@ -160,8 +160,10 @@ typedef struct {
 extern tvm_t tvm;
 
 /* ---- platform callbacks (the host interface of docs/vm.md) ---- */
-/* An output event: v is the value (0 for `out`); rec/len the record's bytes for `outr` (rec 0 otherwise). May call tvm_enqueue. */
-void tvm_host_output(uint8_t id, int32_t v, const uint8_t *rec, uint8_t len);
+/* An output event of a value v (out: 0; outv, outk). May call tvm_enqueue. */
+void tvm_host_output(uint8_t id, int32_t v);
+/* An output event of a record (outr): its len bytes at rec (valid during the call only). May call tvm_enqueue. */
+void tvm_host_output_rec(uint8_t id, const uint8_t *rec, uint8_t len);
 /* A function call: args first-argument-first (valid during the call only). */
 int32_t tvm_host_call(uint8_t id, const int32_t *args, uint8_t n);
 /* A runtime error or fault at code offset pc. */

@@ -230,13 +230,20 @@ static void h_erase_fetch(void *ctx) {
 }
 
 /* ---- the VM ---------------------------------------------------------------------------------------- */
-void tvm_host_output(uint8_t id, int32_t v, const uint8_t *rec, uint8_t len) {
+static void log_output(uint8_t id, int32_t v, int record) {
   vm_outputs++;
   if (!opt.outputs) return;
   log_begin("output");
-  printf(",\"version\":%u,\"output\":%u,\"value\":%d,\"record\":%s", vm_version, id, v, rec ? "true" : "false");
-  (void)len;
+  printf(",\"version\":%u,\"output\":%u,\"value\":%d,\"record\":%s", vm_version, id, v, record ? "true" : "false");
   log_end();
+}
+void tvm_host_output(uint8_t id, int32_t v) {
+  log_output(id, v, 0);
+}
+void tvm_host_output_rec(uint8_t id, const uint8_t *rec, uint8_t len) {
+  (void)rec;
+  (void)len;
+  log_output(id, 0, 1);
 }
 int32_t tvm_host_call(uint8_t id, const int32_t *args, uint8_t n) {
   (void)id;
