@@ -69,10 +69,16 @@ int32_t tc_sensor(uint8_t s) {
   return v;
 }
 
-/* ComponentHost.raise: a scalar input (aux given). */
-void tc_raise(uint8_t role, int32_t v, uint8_t aux) {
+/* ComponentHost.raise: a scalar input (aux given). Inlined in this file: in
+ * a mote image the role table is a constant, and so is the input id of a
+ * constant role. */
+static TVM_INLINE void raise_input(uint8_t role, int32_t v, uint8_t aux) {
   uint8_t id = map->in_id[role];
-  if (id != 255) tvm_enqueue(id, aux, v, 0, 0);
+  if (id != 255) tvm_enqueue(id, aux, v);
+}
+
+void tc_raise(uint8_t role, int32_t v, uint8_t aux) {
+  raise_input(role, v, aux);
 }
 
 /* ---- records (RecordView) ---- */
@@ -157,7 +163,7 @@ static TVM_NOINLINE void aggreg(const uint8_t *rec, uint8_t len) {
   rec_set(done, dsz, TC_FLD_AGGDONE_T_COUNTTRUE, yes ? 1 : 0);
   rec_set(done, dsz, TC_FLD_AGGDONE_T_COUNTFALSE, yes ? 0 : 1);
   rec_set(done, dsz, TC_FLD_AGGDONE_T_VALUE, local);
-  if (map->in_id[TC_IN_AGGREG_DONE] != 255) tvm_enqueue(map->in_id[TC_IN_AGGREG_DONE], (uint8_t)agid, 0, done, (uint8_t)dsz);
+  if (map->in_id[TC_IN_AGGREG_DONE] != 255) tvm_enqueue_rec(map->in_id[TC_IN_AGGREG_DONE], (uint8_t)agid, done, (uint8_t)dsz);
 }
 
 /* ---- outputs ---- */
@@ -168,7 +174,7 @@ void raw_report_call(uint8_t id, const int32_t *a, uint8_t n);
 /* The handlers that call the components twice (out of line: the others
  * then need no saved registers on the small MCUs). */
 static TVM_NOINLINE void raise_reading(uint8_t s, int32_t x) {
-  tc_raise(s, x, (uint8_t)x);
+  raise_input(s, x, (uint8_t)x);
 }
 
 static TVM_NOINLINE void raise_port(uint8_t k) {
@@ -223,12 +229,12 @@ static void out_beep(uint8_t role, int32_t v, const uint8_t *rec) {
 
 static void out_req_custom_a(uint8_t role, int32_t v, const uint8_t *rec) {
   uint8_t x = (uint8_t)v;
-  tc_raise(TC_IN_CUSTOM_A_ID, x, x);
-  tc_raise(TC_IN_CUSTOM_A, x, x);
+  raise_input(TC_IN_CUSTOM_A_ID, x, x);
+  raise_input(TC_IN_CUSTOM_A, x, x);
 }
 
 static void out_req_custom(uint8_t role, int32_t v, const uint8_t *rec) {
-  tc_raise(TC_IN_CUSTOM, 0, 0);
+  raise_input(TC_IN_CUSTOM, 0, 0);
 }
 
 static void out_send(uint8_t role, int32_t v, const uint8_t *rec) {
@@ -238,15 +244,15 @@ static void out_send(uint8_t role, int32_t v, const uint8_t *rec) {
   plat_radio_send(rec, len, role == TC_OUT_SEND_ACK);
 #else
   /* standalone radio: done at once, acknowledged */
-  if (role == TC_OUT_SEND) tc_raise(TC_IN_SEND_DONE, 0, len ? rec[0] : 0);
-  else tc_raise(TC_IN_SEND_DONE_ACK, 1, len ? rec[0] : 0);
+  if (role == TC_OUT_SEND) raise_input(TC_IN_SEND_DONE, 0, len ? rec[0] : 0);
+  else raise_input(TC_IN_SEND_DONE_ACK, 1, len ? rec[0] : 0);
 #endif
 }
 
 static void out_send_grp(uint8_t role, int32_t v, const uint8_t *rec) {
   uint8_t len = out_len;
   if (!map->grp) return;
-  tc_raise(role == TC_OUT_SEND_BS ? TC_IN_SENDBS_DONE : TC_IN_SENDGR_DONE, 0, len ? rec[0] : 0);
+  raise_input(role == TC_OUT_SEND_BS ? TC_IN_SENDBS_DONE : TC_IN_SENDGR_DONE, 0, len ? rec[0] : 0);
 }
 
 static void out_aggreg(uint8_t role, int32_t v, const uint8_t *rec) {
@@ -373,7 +379,7 @@ TVM_NOINLINE int32_t tvm_host_call(uint8_t id, const int32_t *a, uint8_t n) {
         msgq_len++;
         if (msgq_free) {
           msgq_free = 0;
-          tc_raise(TC_IN_Q_READY, msgq_len, msgq_len);
+          raise_input(TC_IN_Q_READY, msgq_len, msgq_len);
         }
         return SUCCESS;
       }
@@ -497,9 +503,9 @@ uint8_t tc_run_virtual(TVM_ROM tc_input_t *inputs, uint16_t ninputs, tc_time_t u
         static uint8_t stage[TVM_EVENT_DATA_BYTES];
         uint8_t k, n = in->len > TVM_EVENT_DATA_BYTES ? TVM_EVENT_DATA_BYTES : in->len;
         for (k = 0; k < n; k++) stage[k] = in->data[k];
-        tvm_enqueue(in->id, in->aux, 0, stage, n);
+        tvm_enqueue_rec(in->id, in->aux, stage, n);
       } else {
-        tvm_enqueue(in->id, in->aux, in->value, 0, 0);
+        tvm_enqueue(in->id, in->aux, in->value);
       }
     }
   }

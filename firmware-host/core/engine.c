@@ -87,7 +87,7 @@ static TVM_NOINLINE void raise_error(uint8_t code, uint16_t pc) {
 /* the queue's indexes wrap by a mask */
 typedef char tvm_queue_cap_pow2[(TVM_QUEUE_CAP & (TVM_QUEUE_CAP - 1)) == 0 ? 1 : -1];
 
-uint8_t tvm_enqueue(uint8_t id, uint8_t aux, int32_t value, const uint8_t *data, uint8_t len) {
+uint8_t tvm_enqueue(uint8_t id, uint8_t aux, int32_t value) {
   tvm_qentry_t *e;
   uint8_t i = tvm.q_count;
   if (tvm.flags & TVM_F_HALTED) return 0;
@@ -102,22 +102,26 @@ uint8_t tvm_enqueue(uint8_t id, uint8_t aux, int32_t value, const uint8_t *data,
   e = &tvm.q[i];
   e->id = id;
   e->aux = aux;
-  if (!data) {
-    e->len = 0xff;
+  e->len = 0xff;
 #if TVM_QUEUE_COPY
-    e->value = value;
+  e->value = value;
 #else
-    e->u.value = value;
+  e->u.value = value;
 #endif
-  } else {
-    if (len > TVM_EVENT_DATA_BYTES) len = TVM_EVENT_DATA_BYTES;
-    e->len = len;
+  return 1;
+}
+
+uint8_t tvm_enqueue_rec(uint8_t id, uint8_t aux, const uint8_t *data, uint8_t len) {
+  tvm_qentry_t *e;
+  if (!tvm_enqueue(id, aux, 0)) return 0;
+  e = &tvm.q[(tvm.q_head + tvm.q_count - 1) & (TVM_QUEUE_CAP - 1)];
+  if (len > TVM_EVENT_DATA_BYTES) len = TVM_EVENT_DATA_BYTES;
+  e->len = len;
 #if TVM_QUEUE_COPY
-    memcpy(e->data, data, len);
+  memcpy(e->data, data, len);
 #else
-    e->u.ptr = data;
+  e->u.ptr = data;
 #endif
-  }
   return 1;
 }
 

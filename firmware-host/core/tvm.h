@@ -177,10 +177,13 @@ uint8_t tvm_load(tvm_off_t len);
 
 /* ---- running ---- */
 void tvm_boot(void);
-/* Queue an input occurrence; data 0 for a scalar `value`, else `len` bytes
- * (at most 64; copied when TVM_QUEUE_COPY, else referenced until dequeued).
- * Returns 0 when the queue is full (counted) or the program has halted. */
-uint8_t tvm_enqueue(uint8_t id, uint8_t aux, int32_t value, const uint8_t *data, uint8_t len);
+/* Queue an input occurrence of a value. Returns 0 when the queue is full
+ * (counted) or the program has halted. */
+uint8_t tvm_enqueue(uint8_t id, uint8_t aux, int32_t value);
+/* Queue an input occurrence of a record: its len bytes at data (at most 64;
+ * copied when TVM_QUEUE_COPY, else referenced until dequeued). Returns 0 as
+ * tvm_enqueue. */
+uint8_t tvm_enqueue_rec(uint8_t id, uint8_t aux, const uint8_t *data, uint8_t len);
 /* One step of the order of work at `now` (timer, input, async slice, plus the
  * ERROR reactions it causes); an input reaction may be followed by at most
  * 254 further queued inputs' reactions (see tvm_chain_stop). Returns 0 when

@@ -25,7 +25,7 @@ static uint32_t sink;
 
 void tvm_host_output(uint8_t id, int32_t v) {
   sink += id + (uint32_t)v;
-  if (id & 1) tvm_enqueue((uint8_t)(id >> 1), (uint8_t)v, v, 0, 0);
+  if (id & 1) tvm_enqueue((uint8_t)(id >> 1), (uint8_t)v, v);
 }
 
 void tvm_host_output_rec(uint8_t id, const uint8_t *rec, uint8_t len) {
@@ -83,10 +83,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         id = t[1] != TVM_NO_EVENT_ID ? t[1] : t[0];
       }
       if (tail[k + 1] & 0x40 && k + 3 + 8 <= tlen) {
-        tvm_enqueue(id, aux, 0, tail + k + 3, 8);
+        tvm_enqueue_rec(id, aux, tail + k + 3, 8);
         k += 8;
       } else {
-        tvm_enqueue(id, aux, v, 0, 0);
+        tvm_enqueue(id, aux, v);
       }
       k += 3;
       continue;
