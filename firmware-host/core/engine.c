@@ -344,16 +344,15 @@ static TVM_INLINE uint16_t occur(const tvm_qentry_t *e, const uint8_t *tbl, uint
   tvm.ev_dirty = len;
   *tp = 0;
   if (!tbl || !(k = tbl[2])) return 0;
-  g = tbl + 3 + k;
   if (k == 1) {
     /* one gate (an input awaited in one place): nothing to push */
-    uint16_t *gate = tvm.slots + g[-1];
+    uint16_t *gate = tvm.slots + tbl[3];
     uint16_t w = *gate;
     if (!(w & TVM_GATE_FILTERED) || gate[1] == aux) {
       *gate = 0;
       run = w & (uint16_t)~TVM_GATE_FILTERED;
     }
-  } else do {
+  } else for (g = tbl + 3 + k; k; k--) {
     uint16_t *gate = tvm.slots + *--g;
     uint16_t w = *gate;
     if (!w) continue;
@@ -364,7 +363,7 @@ static TVM_INLINE uint16_t occur(const tvm_qentry_t *e, const uint8_t *tbl, uint
     if (run) tvm.track[n++] = run;
     run = w;
     *gate = 0;
-  } while (--k);
+  }
   *tp = n;
   return run;
 }
@@ -454,7 +453,15 @@ dispatch:
     tp = 0;
     goto trail_end;
   CASE(JMP)
+#if defined(__AVR__)
+    /* ip += 2 + rel8 in place: avr-gcc shares the sum with jmpw's relative form, two jumps away
+     * (6 cycles more per loop iteration) */
+    __asm__("ldd __tmp_reg__, %a0+1\n\tadd %A0, __tmp_reg__\n\tadc %B0, __zero_reg__\n\t"
+            "sbrc __tmp_reg__, 7\n\tdec %B0\n\tadiw %0, 2"
+            : "+b"(ip));
+#else
     ip += 2 + (int8_t)ip[1];
+#endif
     JUMPED;
     NEXT;
   CASE(JMPW)
