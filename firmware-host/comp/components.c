@@ -189,10 +189,12 @@ static void set_leds(uint8_t v) {
 }
 
 /* One handler per output role, all of this type (a table dispatches them);
- * the record's length is in out_len (three arguments fit the scratch
- * registers of the small MCUs, so that the dispatch is a jump). */
+ * the length of a record (rec not 0) is in out_len, set by record outputs
+ * only (three arguments fit the scratch registers of the small MCUs, so
+ * that the dispatch is a jump). */
 typedef void tc_out_fn(uint8_t role, int32_t v, const uint8_t *rec);
 static uint8_t out_len;
+#define REC_LEN(rec) ((rec) ? out_len : 0)
 
 static void out_none(uint8_t role, int32_t v, const uint8_t *rec) {
 }
@@ -238,7 +240,7 @@ static void out_req_custom(uint8_t role, int32_t v, const uint8_t *rec) {
 }
 
 static void out_send(uint8_t role, int32_t v, const uint8_t *rec) {
-  uint8_t len = out_len;
+  uint8_t len = REC_LEN(rec);
   if (map->grp) return;
 #if TC_REALTIME
   plat_radio_send(rec, len, role == TC_OUT_SEND_ACK);
@@ -250,13 +252,13 @@ static void out_send(uint8_t role, int32_t v, const uint8_t *rec) {
 }
 
 static void out_send_grp(uint8_t role, int32_t v, const uint8_t *rec) {
-  uint8_t len = out_len;
+  uint8_t len = REC_LEN(rec);
   if (!map->grp) return;
   raise_input(role == TC_OUT_SEND_BS ? TC_IN_SENDBS_DONE : TC_IN_SENDGR_DONE, 0, len ? rec[0] : 0);
 }
 
 static void out_aggreg(uint8_t role, int32_t v, const uint8_t *rec) {
-  aggreg(rec, out_len);
+  aggreg(rec, REC_LEN(rec));
 }
 
 static tc_out_fn *TVM_ROM OUT_FN[TC_OUT__N] = {
@@ -296,7 +298,6 @@ static TVM_INLINE void output(uint8_t id, int32_t v, const uint8_t *rec, uint8_t
   if (!map) return;
 #endif
   role = map->out_role[id];
-  out_len = len;
   if (role < TC_OUT__N) OUT_FN[role](role, v, rec);
 }
 
@@ -305,6 +306,7 @@ void tvm_host_output(uint8_t id, int32_t v) {
 }
 
 void tvm_host_output_rec(uint8_t id, const uint8_t *rec, uint8_t len) {
+  out_len = len;
   output(id, 0, rec, len);
 }
 

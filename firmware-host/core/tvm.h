@@ -118,7 +118,7 @@ typedef struct {
   const uint8_t *internals; /* [n events] then per event [n, gates...] */
   const uint8_t *asyncs;    /* [n, gates...] */
   const uint8_t *error_in;  /* the ERROR input's table entry, or 0 */
-  const uint8_t *last_table; /* input table of last_id (0: none) */
+  const uint8_t *last_table; /* input table of last_id (engine.c NO_GATES: none) */
   uint8_t last_id;          /* the last input id dequeued (TVM_NO_EVENT_ID: none yet) */
   uint32_t now;             /* logical time mod 2^32 */
   uint16_t code_len;
