@@ -304,15 +304,11 @@ static uint32_t float_bits(float f) {
 #endif
 
 /* An input occurrence: e with input table tbl (ERROR reactions), or when e
- * is 0 the head of the queue, dequeued, with its id's table (NO_GATES: none). Its
+ * is 0 the head of the queue, dequeued, with its id's table (tvm.no_gates: none). Its
  * data becomes the event data, and every active gate of the table matching
  * its selector wakes: the first in text order is returned (0: none) to run
  * at once, the others are pushed on the empty track stack, last gate first,
  * and *tp is their number. (Called once, in react.) */
-/* the input table of an input no trail awaits (3 bytes of RAM on AVR, where a test for a null
- * table cost 5 cycles per reaction) */
-static const uint8_t NO_GATES[3] = { TVM_NO_EVENT_ID, TVM_NO_EVENT_ID, 0 };
-
 static TVM_INLINE uint16_t occur(const tvm_qentry_t *e, const uint8_t *tbl, uint8_t *tp) {
   uint8_t k, len, aux, n = 0;
   uint16_t run = 0;
@@ -330,11 +326,11 @@ static TVM_INLINE uint16_t occur(const tvm_qentry_t *e, const uint8_t *tbl, uint
       for (tbl = tvm.inputs, k = tvm.ninputs; k; k--, tbl += 3 + tbl[2]) {
         if (tbl[0] == id || tbl[1] == id) break;
       }
-      if (!k) tbl = NO_GATES;
+      if (!k) tbl = tvm.no_gates;
       tvm.last_id = id;
       tvm.last_table = tbl;
     } else {
-      tbl = NO_GATES;
+      tbl = tvm.no_gates;
     }
   }
   len = e->len;

@@ -118,7 +118,7 @@ typedef struct {
   const uint8_t *internals; /* [n events] then per event [n, gates...] */
   const uint8_t *asyncs;    /* [n, gates...] */
   const uint8_t *error_in;  /* the ERROR input's table entry, or 0 */
-  const uint8_t *last_table; /* input table of last_id (engine.c NO_GATES: none) */
+  const uint8_t *last_table; /* input table of last_id (no_gates: none) */
   uint8_t last_id;          /* the last input id dequeued (TVM_NO_EVENT_ID: none yet) */
   uint32_t now;             /* logical time mod 2^32 */
   uint16_t code_len;
@@ -136,6 +136,8 @@ typedef struct {
   uint8_t err_codes[TVM_ERROR_QUEUE];
   tvm_qentry_t q[TVM_QUEUE_CAP]; /* (before ev: on AVR its fields are then in reach of displacements) */
   uint8_t ev[TVM_EVENT_DATA_BYTES];
+  uint8_t no_gates[3];      /* zeros: the input table of an input no trail awaits (on AVR a test
+                               for a null table cost 5 cycles per reaction) */
 #if TVM_STATS
   tvm_stats_t stats;
   uint32_t last_reaction_instructions;

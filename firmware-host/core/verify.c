@@ -430,6 +430,7 @@ uint8_t tvm_load(tvm_off_t len) {
   tvm.asyncs = asyncs;
   tvm.error_in = error_in;
   tvm.last_id = TVM_NO_EVENT_ID;
+  tvm.last_table = tvm.no_gates;
   tvm.flags = TVM_F_LOADED;
   return TVM_OK;
 
