@@ -12,6 +12,8 @@ import { CapsuleError } from "../vm/capsule";
 import { StallError } from "../vm/driver";
 import { disassembleCapsule } from "../vm/disasm";
 import { loadCapsule, VerifyError } from "../vm/verify";
+import { builtinConfig } from "../firmware-host/config-json";
+import { imageFits } from "../firmware-host/image";
 import { runMoteC } from "./cvm";
 import { collect, compileFile, InputError, intOption, printDiagnostics, readBytes, readText, sha256, UsageError, writeBytes } from "./util";
 
@@ -63,17 +65,23 @@ export function registerBasics(program: Command): void {
       const out = opts.output ?? `${basename(file, extname(file))}.cap`;
       writeBytes(out, r.capsule!);
       if (opts.listing) process.stdout.write(listing(r.structure!.code, r.instructions!, file, r.sources.get(file) ?? ""));
+      // Terra-TS's mote images run TerraNet scripts; their loader has its own rule (firmware-host/image.ts)
+      const images = r.config!.id === builtinConfig("TerraNet.defs").id ? imageFits(r.capsule!) : undefined;
       if (opts.json) {
-        process.stdout.write(`${JSON.stringify({ diagnostics: r.diagnostics, report: r.report, output: out }, null, 2)}\n`);
+        process.stdout.write(`${JSON.stringify({ diagnostics: r.diagnostics, report: { ...r.report, images }, output: out }, null, 2)}\n`);
         return;
       }
       const rep = r.report!;
       const fits = rep.platforms.map((p) => `${p.platform} ${p.fits ? "fits" : "DOES NOT FIT"} (${p.needs}/${p.script_space} B)`);
+      const loads = images
+        ? images.map((i) => `${i.platform} ${i.loads ? "loads" : "DOES NOT LOAD"} (${i.needs}/${i.block_bytes} B)`).join("; ")
+        : "they run TerraNet scripts only";
       process.stdout.write(
         `${out}: ${rep.capsule_bytes} bytes in ${rep.blocks} blocks of ${rep.block_bytes} B\n` +
           `  code ${rep.code_bytes} B (${rep.instruction_bytes} B of instructions), data ${rep.data_bytes} B, stacks ${rep.stack_bytes} B\n` +
           `  at most ${rep.max_instructions_per_reaction} VM instructions per reaction\n` +
-          `  ${fits.join("; ")}\n`,
+          `  script space (Terra's rule, .defs): ${fits.join("; ")}\n` +
+          `  Terra-TS mote images (capsule, verifier scratch or state, in the VM's block): ${loads}\n`,
       );
     }));
 

@@ -61,6 +61,20 @@ describe("terra", () => {
     expect(terra("disasm", out).out).toMatch(/awaittw/);
   });
 
+  it("compile reports whether Terra-TS's mote images load the capsule (their block, not the .defs figure)", () => {
+    // 13,000 B of variables: within the 16,384 B the .defs give samr21, over the SAMR21 image's 12,288 B block
+    const big = file("big.terra", '#include "TerraNet.defs"\nvar ubyte[13000] big;\nbig[3] = 1;\nawait FOREVER;\n');
+    const r = terra("compile", big, "-o", join(dir, "big.cap"));
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/samr21 fits \(13008\/16384 B\)/);
+    expect(r.out).toMatch(/Terra-TS mote images .*: micaz DOES NOT LOAD \(13068\/3072 B\); telosb DOES NOT LOAD \(13068\/6144 B\); samr21 DOES NOT LOAD \(13068\/12288 B\)/);
+    const small = file("small.terra", '#include "TerraNet.defs"\nvar ubyte[5000] big;\nbig[3] = 1;\nawait FOREVER;\n');
+    const j = JSON.parse(terra("compile", small, "-o", join(dir, "small.cap"), "--json").out).report;
+    expect(j.images.map((i: { platform: string; loads: boolean }) => [i.platform, i.loads])).toEqual([["micaz", false], ["telosb", true], ["samr21", true]]);
+    const grp = file("grp.terra", '#include "TerraGrp.defs"\nawait FOREVER;\n');
+    expect(terra("compile", grp, "-o", join(dir, "grp.cap")).out).toMatch(/Terra-TS mote images .*: they run TerraNet scripts only/);
+  });
+
   it("run --json: {outputs: [{event, value, at_ms}], errors: [...]}", () => {
     const r = terra("run", "examples/counter.terra", "--inputs", "examples/counter.trace.json", "--until", "1000", "--json");
     expect(r.code).toBe(0);
