@@ -185,6 +185,7 @@ uint8_t *tvm_view(int32_t addr, int32_t len) {
  * tvm.code (tvm_load checks that the memory block lies below 0x8000: bit 15 is TVM_GATE_FILTERED);
  * elsewhere the code offset. Never 0 for an address: the memory block is not at address 0. */
 #if UINTPTR_MAX == 0xffffu
+typedef char tvm_block_below_32k[TVM_MEM_BYTES <= 0x8000u ? 1 : -1];
 #define RESUME(p) ((uint16_t)(uintptr_t)(p))
 #define RESUME_AT(w) ((const uint8_t *)(uintptr_t)(w))
 #else

@@ -408,7 +408,6 @@ uint8_t tvm_load(tvm_off_t len) {
     if (add_sat(fixed, var_bytes) > TVM_MEM_BYTES) REJECT(TVM_E_MEMORY, 0);
 #if UINTPTR_MAX == 0xffffu
     /* resume points are code addresses below 0x8000 here (engine.c RESUME) */
-    typedef char tvm_block_below_32k[TVM_MEM_BYTES <= 0x8000u ? 1 : -1];
     if ((uintptr_t)tvm_mem > 0x8000u - TVM_MEM_BYTES) REJECT(TVM_E_MEMORY, 0);
 #endif
     tvm.stack = (int32_t *)(void *)(m + at);
