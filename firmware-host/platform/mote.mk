@@ -36,7 +36,9 @@ endef
 all: $(B)/terra-$(PLATFORM).elf $(B)/core-engine.o $(B)/core-verify.o
 
 CORE_CFLAGS ?= $(MCU_CFLAGS)
-$(B)/core-%.o: core/%.c $(CORE_HDR) | $(B)
+# the build files too: a change of flags rebuilds what bench c measures
+MKFILES := Makefile platform/mote.mk platform/$(PLATFORM)/platform.mk
+$(B)/core-%.o: core/%.c $(CORE_HDR) $(MKFILES) | $(B)
 	$(CC) $(CORE_CFLAGS) $(if $(filter verify,$*),$(VERIFY_CFLAGS)) $(CORE_DEFS) -c $< -o $@
 
 $(B)/blink.cap: apps/blink.terra | $(B)
@@ -46,7 +48,7 @@ $(B)/blink.cap: apps/blink.terra | $(B)
 $(B)/%.cap.c: $(B)/%.cap
 	{ echo '#include "../../core/tvm.h"'; echo 'TVM_ROM uint8_t tc_capsule[] = {'; od -An -v -tu1 $< | sed 's/  */,/g; s/^,//; s/$$/,/'; echo '};'; echo 'const uint16_t tc_capsule_len = sizeof tc_capsule;'; } > $@
 
-$(B)/terra-$(PLATFORM).elf: $(RT_SRCS) $(HDRS) $(B)/blink.cap.c
+$(B)/terra-$(PLATFORM).elf: $(RT_SRCS) $(HDRS) $(B)/blink.cap.c $(MKFILES)
 	$(call build,$(RT_SRCS) $(B)/blink.cap.c,$@,$(CORE_DEFS) -DTC_REALTIME=1)
 	$(SIZE) $@
 
