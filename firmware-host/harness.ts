@@ -26,6 +26,9 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 export const FIRMWARE_DIR = existsSync(join(HERE, "Makefile")) ? HERE : resolve(HERE, "../firmware-host");
 export type MotePlatform = "micaz" | "telosb" | "samr21";
 
+/** Bytes of the VM block of each platform's test builds (Makefile `SUITE_MEM`: less than the image's, as they copy queued records; test/c-image.test.ts keeps them equal). */
+export const SUITE_BLOCK_BYTES: Record<MotePlatform, number> = { micaz: 2304, telosb: 5120, samr21: 8192 };
+
 /** Every `.terra` file below the given directories (depth first, directory order); missing directories are skipped. */
 export function terraScripts(dirs: string[]): string[] {
   const out: string[] = [];

@@ -25,7 +25,7 @@ export interface ImageFit {
  * larger of the verifier's scratch (three bitmaps of code bytes / 8 + 1
  * bytes, a stack depth per code byte, 256 B of slot roles, 32 B of input-id
  * bits) and the script's state (4 B per eval-stack cell, at least one; 2 B
- * per slot and per track-stack entry; the variables).
+ * per slot and per track-stack entry, at least one; the variables).
  * @throws CapsuleError when the header is malformed (vm/capsule.ts decodeHeader).
  */
 export function imageNeeds(capsule: Uint8Array): number {
@@ -33,7 +33,7 @@ export function imageNeeds(capsule: Uint8Array): number {
   const at = (HEADER_BYTES + h.tableBytes + h.codeBytes + 3) & ~3;
   const bitmap = Math.floor((h.codeBytes + 8) / 8);
   const scratch = 3 * bitmap + h.codeBytes + 256 + 32;
-  const state = 4 * Math.max(h.stackCells, 1) + 2 * h.slots + 2 * h.trackDepth + h.varBytes;
+  const state = 4 * Math.max(h.stackCells, 1) + 2 * h.slots + 2 * Math.max(h.trackDepth, 1) + h.varBytes;
   return at + Math.max(scratch, state);
 }
 

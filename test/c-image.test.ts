@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { describe, expect, test } from "vitest";
 import { signCapsuleWith } from "../components/security";
 import { decodeHeader } from "../vm/capsule";
-import { FIRMWARE_DIR } from "../firmware-host/harness";
+import { FIRMWARE_DIR, SUITE_BLOCK_BYTES } from "../firmware-host/harness";
 import { IMAGE_BLOCK_BYTES, imageFits, imageNeeds } from "../firmware-host/image";
 import { compileSource } from "./helpers/genprog";
 
@@ -32,12 +32,12 @@ function loadsWithBlock(capsule: Uint8Array, bytes: number): string {
 }
 
 describe("Terra-TS mote images: what a capsule needs of the VM's block", () => {
-  test("each image's block is the Makefile's MEM for its platform", () => {
+  test("each image's block is the Makefile's MEM for its platform, each test build's its SUITE_MEM", () => {
     const mk = readFileSync(join(FIRMWARE_DIR, "Makefile"), "utf8");
-    for (const [platform, bytes] of Object.entries(IMAGE_BLOCK_BYTES)) {
-      const section = mk.split(`ifeq ($(PLATFORM),${platform})`)[1]?.split("endif")[0] ?? "";
-      expect(section.match(/^MEM \?= (\d+)$/m)?.[1], platform).toBe(String(bytes));
-    }
+    const setting = (platform: string, name: string) =>
+      (mk.split(`ifeq ($(PLATFORM),${platform})`)[1]?.split("endif")[0] ?? "").match(new RegExp(`^${name} \\?= (\\d+)$`, "m"))?.[1];
+    for (const [platform, bytes] of Object.entries(IMAGE_BLOCK_BYTES)) expect(setting(platform, "MEM"), platform).toBe(String(bytes));
+    for (const [platform, bytes] of Object.entries(SUITE_BLOCK_BYTES)) expect(setting(platform, "SUITE_MEM"), platform).toBe(String(bytes));
   });
 
   const scratchHeavy = compileSource(
@@ -54,7 +54,7 @@ describe("Terra-TS mote images: what a capsule needs of the VM's block", () => {
     test(`${name}: loads with imageNeeds bytes of block, refused with one less`, () => {
       const h = decodeHeader(capsule);
       const scratch = 3 * Math.floor((h.codeBytes + 8) / 8) + h.codeBytes + 288;
-      const state = 4 * Math.max(h.stackCells, 1) + 2 * h.slots + 2 * h.trackDepth + h.varBytes;
+      const state = 4 * Math.max(h.stackCells, 1) + 2 * h.slots + 2 * Math.max(h.trackDepth, 1) + h.varBytes;
       expect(scratch > state).toBe(!name.startsWith("state"));
       const n = imageNeeds(capsule);
       expect(loadsWithBlock(capsule, n)).toBe("loads");

@@ -404,7 +404,11 @@ uint8_t tvm_load(tvm_off_t len) {
    * (at <= TVM_MEM_BYTES from the scratch check: the sum before the variables fits vsum_t) */
   {
     uint8_t cells = m[17] ? m[17] : 1;
-    vsum_t fixed = (vsum_t)(at + 4u * cells + 2u * nslots + 2u * m[18]);
+    /* one track entry at least: the boot and each async slice push their trail's start on the empty
+     * stack and pop it at once, which trackDepth does not count (with none, it overwrote the
+     * variables' first bytes) */
+    uint8_t tracks = m[18] ? m[18] : 1;
+    vsum_t fixed = (vsum_t)(at + 4u * cells + 2u * nslots + 2u * tracks);
     if (add_sat(fixed, var_bytes) > TVM_MEM_BYTES) REJECT(TVM_E_MEMORY, 0);
 #if UINTPTR_MAX == 0xffffu
     /* resume points are code addresses below 0x8000 here (engine.c RESUME) */
@@ -413,7 +417,7 @@ uint8_t tvm_load(tvm_off_t len) {
     tvm.stack = (int32_t *)(void *)(m + at);
     tvm.slots = (uint16_t *)(void *)(m + at + 4u * cells);
     tvm.track = tvm.slots + nslots;
-    tvm.vars = (uint8_t *)(tvm.track + m[18]);
+    tvm.vars = (uint8_t *)(tvm.track + tracks);
     memset(tvm.slots, 0, 2u * nslots);
     memset(tvm.vars, 0, var_bytes);
   }
