@@ -17,7 +17,7 @@ import type { Configuration } from "../compiler/config";
 import { decodeRecord } from "../components/host";
 import { ERROR_NAMES, REQUESTED_INPUTS, runMote } from "../components/run";
 import type { TraceEntry } from "../components/trace";
-import { stallMessage } from "../vm/driver";
+import { STALL_LIMIT, stallMessage } from "../vm/driver";
 import { loadCapsule } from "../vm/verify";
 import { SENSORS } from "./roles";
 
@@ -82,7 +82,7 @@ export function suiteSource(cases: SuiteCase[], grpId: number): string {
     if (rd.length) out.push(`static TVM_ROM tc_reading_t c${i}_rd[] = { ${rd.join(", ")} };`);
     const last = c.trace.length ? c.trace[c.trace.length - 1].at : 0;
     const until = (c.until ?? last) + 1;
-    jobs.push(`{ c${i}, ${c.capsule.length}, ${rows.length ? `c${i}_in` : "0"}, ${rows.length}, ${rd.length ? `c${i}_rd` : "0"}, ${rd.length}, ${until}u, ${c.config.id === grpId ? 1 : 0}, ${c.nodeId ?? 1}, ${c.maxReactions ?? 1e6}ul }`);
+    jobs.push(`{ c${i}, ${c.capsule.length}, ${rows.length ? `c${i}_in` : "0"}, ${rows.length}, ${rd.length ? `c${i}_rd` : "0"}, ${rd.length}, ${until}u, ${c.config.id === grpId ? 1 : 0}, ${c.nodeId ?? 1}, ${c.maxReactions ?? STALL_LIMIT}ul }`);
   });
   out.push("", `TVM_ROM tc_job_t tc_suite[] = {\n  ${jobs.join(",\n  ")}\n};`);
   out.push(`const uint16_t tc_suite_len = ${cases.length};`, "");
@@ -181,9 +181,9 @@ export function decodeSuiteReport(text: string, cases: SuiteCase[]): string[] {
         break;
       }
       case "X":
-        // "X stall async|reactions <ms>": the message of vm/driver.ts StallError (limits: 1e6 async slices, the case's maxReactions)
+        // "X stall async|reactions <ms>": the message of vm/driver.ts StallError (limits: STALL_LIMIT async slices, the case's maxReactions)
         failed = f[1] === "stall"
-          ? `THROWS: ${stallMessage(f[2] === "async" ? "async" : "reactions", f[2] === "async" ? 1e6 : cases[job].maxReactions ?? 1e6, Number(f[3]))}`
+          ? `THROWS: ${stallMessage(f[2] === "async" ? "async" : "reactions", f[2] === "async" ? STALL_LIMIT : cases[job].maxReactions ?? STALL_LIMIT, Number(f[3]))}`
           : `THROWS: ${f.slice(1).join(" ")}`;
         res[job] = failed;
         break;

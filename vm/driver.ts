@@ -65,8 +65,8 @@ export class StallError extends Error {
  *   logical time, or more than `maxReactions` reactions run without the VM becoming idle.
  */
 export function runVirtual(vm: Vm, inputs: readonly TimedInput[], until: number, opts: RunVirtualOptions = {}): number {
-  const maxSlices = opts.maxAsyncSlices ?? 1e6;
-  const maxReactions = opts.maxReactions ?? 1e6;
+  const maxSlices = opts.maxAsyncSlices ?? STALL_LIMIT;
+  const maxReactions = opts.maxReactions ?? STALL_LIMIT;
   if (!Number.isSafeInteger(until) || until < vm.now) {
     throw new RangeError(`runVirtual: until ${until} is not an integer time >= now (${vm.now})`);
   }
@@ -112,6 +112,9 @@ export function runVirtual(vm: Vm, inputs: readonly TimedInput[], until: number,
   if (vm.now < until) vm.advanceTo(until);
   return next;
 }
+
+/** The default of `maxAsyncSlices` and `maxReactions` (terra-mote's TC_STALL_LIMIT, firmware-host/comp/components.h). */
+export const STALL_LIMIT = 1e6;
 
 /**
  * The message of a StallError, word for word terra-mote's (firmware-host/platform/host/main.c).

@@ -73,6 +73,8 @@ void tc_init(TVM_ROM tc_map_t *map, uint16_t node_id, uint8_t has_seed, uint32_t
  * (counted with TVM_STATS only). */
 #define TC_STALL_ASYNC 1
 #define TC_STALL_REACTIONS 2
+/* The default of both limits: vm/driver.ts STALL_LIMIT (maxAsyncSlices, maxReactions). */
+#define TC_STALL_LIMIT 1000000ul
 uint8_t tc_run_virtual(TVM_ROM tc_input_t *inputs, uint16_t ninputs, tc_time_t until, uint32_t max_slices, uint32_t max_reactions);
 
 /* The sensor reading now (trace readings or the defaults), and raising an input by role. */

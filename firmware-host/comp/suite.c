@@ -71,7 +71,7 @@ int main(void) {
     }
     tc_init(&MAPS[job->config], job->node_id, 0, 0, job->readings, job->nreadings);
     board_mark(1);
-    r = tc_run_virtual(job->inputs, job->ninputs, job->until, 1000000ul, job->max_reactions);
+    r = tc_run_virtual(job->inputs, job->ninputs, job->until, TC_STALL_LIMIT, job->max_reactions);
     board_mark(2);
     if (r) {
       /* virtual time cannot advance (vm/driver.ts StallError) */

@@ -1087,9 +1087,9 @@ static int batch(const char *path) {
     x = cJSON_GetObjectItemCaseSensitive(j, "instructionLimit");
     jb.instruction_limit = cJSON_IsNumber(x) ? (uint32_t)x->valuedouble : 0;
     x = cJSON_GetObjectItemCaseSensitive(j, "maxAsyncSlices");
-    jb.max_slices = cJSON_IsNumber(x) ? (uint32_t)x->valuedouble : 1000000;
+    jb.max_slices = cJSON_IsNumber(x) ? (uint32_t)x->valuedouble : TC_STALL_LIMIT;
     x = cJSON_GetObjectItemCaseSensitive(j, "maxReactions");
-    jb.max_reactions = cJSON_IsNumber(x) ? (uint32_t)x->valuedouble : 1000000;
+    jb.max_reactions = cJSON_IsNumber(x) ? (uint32_t)x->valuedouble : TC_STALL_LIMIT;
     out.n = 0;
     failed = run_job(&jb, &out);
     if (failed) {
@@ -1115,8 +1115,8 @@ int main(int argc, char **argv) {
   int i, failed;
   memset(&jb, 0, sizeof jb);
   jb.node_id = 1;
-  jb.max_slices = 1000000;
-  jb.max_reactions = 1000000;
+  jb.max_slices = TC_STALL_LIMIT;
+  jb.max_reactions = TC_STALL_LIMIT;
   for (i = 1; i < argc; i++) {
     const char *a = argv[i];
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
