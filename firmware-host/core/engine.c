@@ -183,23 +183,19 @@ uint8_t *tvm_view(int32_t addr, int32_t len) {
 /* Resume points (gate values and track-stack entries): where data pointers have 16 bits (AVR,
  * MSP430), the code address itself, so that an await and a wake-up skip adding or subtracting
  * tvm.code (tvm_load checks that the memory block lies below 0x8000: bit 15 is TVM_GATE_FILTERED);
- * elsewhere the code offset. Never 0 for an address: the memory block is not at address 0. */
+ * elsewhere the code offset. Never 0 for an address: the memory block is not at address 0.
+ * TRAIL_SP, at a trail start: nothing on the 16-bit MCUs, where sp is set once per react (see there). */
 #if UINTPTR_MAX == 0xffffu
 typedef char tvm_block_below_32k[TVM_MEM_BYTES <= 0x8000u ? 1 : -1];
 #define RESUME(p) ((uint16_t)(uintptr_t)(p))
 #define RESUME_AT(w) ((const uint8_t *)(uintptr_t)(w))
+#define TRAIL_SP ((void)0)
 #else
 #define RESUME(p) ((uint16_t)((p) - tvm.code))
 #define RESUME_AT(w) (tvm.code + (w))
-#endif
-#define RESUME_CODE(off) RESUME(tvm.code + (off))
-
-/* at a trail start: nothing on the 16-bit MCUs, where sp is set once per react (see there) */
-#if UINTPTR_MAX == 0xffffu
-#define TRAIL_SP ((void)0)
-#else
 #define TRAIL_SP (sp = tvm.stack)
 #endif
+#define RESUME_CODE(off) RESUME(tvm.code + (off))
 
 #if TVM_WATCHDOG
 #define JUMPED do { if (n > tvm.limit && tvm.limit) goto trail_end; } while (0)
