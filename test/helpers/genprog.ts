@@ -146,6 +146,9 @@ interface Ctx {
   inValue: boolean;
 }
 
+/** Lines of script body after which a program grows by plain statements only (Gen.stmt). */
+const MAX_LINES = 250;
+
 class Gen {
   private out: string[] = [];
   private n = 0;
@@ -310,11 +313,15 @@ class Gen {
 
   stmt(ctx: Ctx, ind: number): void {
     const r = this.r;
-    const deep = ctx.depth >= this.o.maxDepth;
+    // past MAX_LINES, plain statements only: no awaits, outputs or compound statements, which keeps
+    // every program within the VM's 255 control slots (1 in 20,000 went over without it); the
+    // programs below it are unchanged
+    const full = this.out.length >= MAX_LINES;
+    const deep = full || ctx.depth >= this.o.maxDepth;
     const kinds: Array<readonly [number, string]> = [
       [6, "assign"], [2, "incdec"], [2, "aset"], [3, "if"],
     ];
-    if (!ctx.inAsync) {
+    if (!ctx.inAsync && !full) {
       kinds.push([4, "await"], [3, "out"]);
       if (!deep) kinds.push([2, "loop"], [2, "paror"], [1, "parand"], [1, "event"], [1, "do"]);
       if (!deep && !ctx.inValue) kinds.push([1, "value"]);
