@@ -56,6 +56,31 @@ export interface SuiteCase {
   maxReactions?: number;
 }
 
+/** Flash a case takes in a suite's data (comp/suite.h job, input and reading rows, record bytes), in bytes: an estimate that errs high. */
+function suiteCaseBytes(c: SuiteCase): number {
+  return 32 + c.capsule.length + c.trace.reduce((n, e) => n + 16 + (typeof e.data === "number" ? 0 : e.data.length), 0);
+}
+
+/**
+ * Cases split, in order, into suites of at most maxBytes of data each (suiteCaseBytes; a larger case
+ * gets a suite of its own), so that a test of any number of cases fits the motes' flash: TelosB's
+ * 48 KB hold the image and about 30 KB of suite data.
+ */
+export function suiteChunks(cases: SuiteCase[], maxBytes = 16_384): SuiteCase[][] {
+  const chunks: SuiteCase[][] = [];
+  let bytes = Infinity;
+  for (const c of cases) {
+    const n = suiteCaseBytes(c);
+    if (bytes + n > maxBytes) {
+      chunks.push([]);
+      bytes = 0;
+    }
+    chunks[chunks.length - 1].push(c);
+    bytes += n;
+  }
+  return chunks;
+}
+
 const hexBytes = (b: ArrayLike<number>) => Array.from(b, (x) => String(x)).join(",");
 
 /** The C source of a suite (comp/suite.h). Configurations must be TerraNet's or TerraGrp's. */

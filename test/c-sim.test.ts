@@ -14,12 +14,12 @@
  *
  * The simulators are part of CI (.ci/run installs them): a missing tool is a
  * failure, not a skip. C_SIM_RUNS sets the number of generated programs per
- * platform (default 30; more than about 40 can overflow TelosB's memory), C_SIM_SEED their
+ * platform (default 30; the cases are split into as many test builds as the flash needs), C_SIM_SEED their
  * seed (default 1234); a program the test build's block cannot take must be
  * refused at load.
  */
 import { createHash } from "node:crypto";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import fc from "fast-check";
@@ -27,7 +27,7 @@ import { describe, expect, test } from "vitest";
 import { compile } from "../compiler/compile";
 import { parseTrace } from "../components/trace";
 import { builtinConfig } from "../firmware-host/config-json";
-import { buildSuite, decodeSuiteReport, expectedJson, FIRMWARE_DIR, make, missingTools, type MotePlatform, runImage, SUITE_BLOCK_BYTES, type SuiteCase } from "../firmware-host/harness";
+import { buildSuite, decodeSuiteReport, expectedJson, FIRMWARE_DIR, make, missingTools, type MotePlatform, runImage, SUITE_BLOCK_BYTES, type SuiteCase, suiteChunks, terraScripts } from "../firmware-host/harness";
 import { imageNeeds } from "../firmware-host/image";
 import { arbCase, compileSource } from "./helpers/genprog";
 
@@ -42,17 +42,7 @@ const GRP = builtinConfig("TerraGrp.defs").id;
 function scriptCases(): SuiteCase[] {
   const out: SuiteCase[] = [];
   const read = (p: string) => (existsSync(p) ? readFileSync(p, "utf8") : undefined);
-  const files: string[] = [];
-  const walk = (d: string) => {
-    if (!existsSync(d)) return;
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const p = join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (e.name.endsWith(".terra")) files.push(p);
-    }
-  };
-  walk(join(ROOT, "examples"));
-  walk(join(ROOT, "test/fixtures"));
+  const files = terraScripts([join(ROOT, "examples"), join(ROOT, "test/fixtures")]);
   files.push(join(FIRMWARE_DIR, "apps/blink.terra"));
   for (const f of files) {
     const r = compile(f, readFileSync(f, "utf8"), { includeDirs: [dirname(f)], builtinDir: join(ROOT, "components/defs"), readFile: read, sha256 });
@@ -86,10 +76,12 @@ describe.each(["micaz", "samr21", "telosb"] as const)("%s", (platform) => {
     const cases = [...scriptCases(), ...generatedCases(FLOAT[platform], RUNS, SEED)]
       .filter((c) => FLOAT[platform] || (c.capsule[3] & 1) === 0);
     expect(cases.length).toBeGreaterThan(RUNS);
-    const elf = buildSuite(platform, cases, GRP, join(FIRMWARE_DIR, "build", "test", platform));
-    const out = runImage(platform, elf);
-    expect(out.stdout).toContain("\nZ");
-    const got = decodeSuiteReport(out.stdout, cases);
+    // one test build per chunk of cases that fits the flash
+    const got = suiteChunks(cases).flatMap((chunk, k) => {
+      const out = runImage(platform, buildSuite(platform, chunk, GRP, join(FIRMWARE_DIR, "build", "test", platform, String(k))));
+      expect(out.stdout).toContain("\nZ");
+      return decodeSuiteReport(out.stdout, chunk);
+    });
     cases.forEach((c, i) => {
       // a capsule the test build's block cannot take is refused at load (TVM_E_MEMORY, offset 0)
       if (imageNeeds(c.capsule) > SUITE_BLOCK_BYTES[platform]) return expect(got[i], c.name).toBe("THROWS: reject 0");
