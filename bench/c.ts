@@ -84,18 +84,28 @@ function sizes(p: Platform, files: string[]): { text: number; data: number; bss:
   return s;
 }
 
+/** Symbols of an object file as [name, bytes, nm type letter]. */
+function symbols(p: Platform, object: string): [string, number, string][] {
+  const out = execFileSync(NM_TOOL[p], ["-S", "--size-sort", object], { encoding: "utf8" });
+  return out.trim().split("\n").map((l) => l.trim().split(/\s+/)).filter((f) => f.length >= 4).map((f) => [f[3], parseInt(f[1], 16), f[2]]);
+}
+
 /** Static RAM of the VM core (every .data/.bss symbol of the core objects but the script's memory block). */
 function coreRam(p: Platform, objects: string[]): number {
-  let n = 0;
-  for (const o of objects) {
-    const out = execFileSync(NM_TOOL[p], ["-S", "--size-sort", o], { encoding: "utf8" });
-    for (const l of out.trim().split("\n")) {
-      const f = l.trim().split(/\s+/);
-      if (f.length < 4 || !/^[bBdDcC]$/.test(f[2]) || f[3] === "tvm_mem") continue;
-      n += parseInt(f[1], 16);
-    }
-  }
-  return n;
+  return objects.flatMap((o) => symbols(p, o)).filter(([n, , t]) => /^[bBdDcC]$/.test(t) && n !== "tvm_mem").reduce((a, s) => a + s[1], 0);
+}
+
+/**
+ * The core's .text by part (bytes): the interpreter (engine.c's react, which inlines the input
+ * occurrence, and its dispatch and compare tables), the rest of engine.c (scheduler, timers, queues,
+ * host API) and verify.c (capsule loader and verifier, with its class tables).
+ */
+function coreParts(p: Platform, engine: string, verify: string): { interpreter: number; scheduler: number; loader_verifier: number } {
+  const code = (s: [string, number, string]) => /^[tTrR]$/.test(s[2]);
+  const inEngine = symbols(p, engine).filter(code);
+  const interpreter = inEngine.filter(([n]) => /^(react|CMP)$|labels/.test(n)).reduce((a, s) => a + s[1], 0);
+  const [e, v] = [sizes(p, [engine]), sizes(p, [verify])];
+  return { interpreter, scheduler: e.text + e.data - interpreter, loader_verifier: v.text + v.data };
 }
 
 interface ScenarioResult {
@@ -357,6 +367,7 @@ registerBench({
       const core = sizes(p, objs);
       const img = sizes(p, [image]);
       result[p] = { core_text_bytes: core.text + core.data, image_text_bytes: img.text, image_data_bytes: img.data, image_bss_bytes: img.bss, vm_ram_bytes: coreRam(p, objs) };
+      if (p !== "host") result[p].core_parts_bytes = coreParts(p, objs[0], objs[1]);
       if (p === "host") {
         const g = sizes(p, [join(BUILD, "host/core-goto.o")]);
         result[p].core_text_bytes_goto = g.text + g.data;
@@ -414,6 +425,11 @@ registerBench({
       },
       table: [
         table(["platform", "core .text B", "image .text B", "VM RAM B"], rows),
+        "",
+        table(["core part (.text B)", "interpreter", "scheduler, timers, queues", "loader and verifier"], PLATFORMS.filter((p) => p !== "host").map((p) => {
+          const c = result[p].core_parts_bytes as ReturnType<typeof coreParts>;
+          return [p, c.interpreter, c.scheduler, c.loader_verifier];
+        })),
         "",
         table(["MicaZ scenario (300 s)", "iterations", "native", "native ratio", "cycles/VM instr", "active ratio", "Terra"], scen),
         "",
