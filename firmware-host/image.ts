@@ -5,10 +5,10 @@
  * .defs figures, which follow Terra's rule (code, data and stacks within the
  * platform's script space) and say nothing of this VM's verifier scratch.
  */
-import { decodeHeader, HEADER_BYTES } from "../vm/capsule";
+import { type CapsuleHeaderFields, decodeHeader, HEADER_BYTES } from "../vm/capsule";
 
 /** Bytes of the block of each mote image (firmware-host/Makefile `MEM`; test/c-image.test.ts keeps them equal). */
-export const IMAGE_BLOCK_BYTES = { micaz: 3072, telosb: 6144, samr21: 12288 } as const;
+export const IMAGE_BLOCK_BYTES = { micaz: 3072, telosb: 6144, samr21: 24576 } as const;
 export type ImagePlatform = keyof typeof IMAGE_BLOCK_BYTES;
 
 /** One image's verdict on a capsule: bytes needed of its block (bytes), and whether they fit. */
@@ -20,21 +20,37 @@ export interface ImageFit {
 }
 
 /**
+ * Bytes of the C verifier's scratch for a capsule (core/verify.c tvm_load):
+ * three bitmaps of code bytes / 8 + 1 bytes (instruction starts, depth
+ * known, work list), a stack depth per code byte (a nibble when the capsule's
+ * eval stack has fewer than 16 cells, else a byte), a role byte per slot,
+ * and 32 B of input-id bits.
+ */
+export function verifierScratch(h: CapsuleHeaderFields): number {
+  const bitmap = Math.floor((h.codeBytes + 8) / 8);
+  const depths = h.stackCells < 16 ? Math.floor((h.codeBytes + 1) / 2) : h.codeBytes;
+  return 3 * bitmap + depths + h.slots + 32;
+}
+
+/**
+ * Bytes of a script's state in the block (the layout of core/verify.c tvm_load): 4 B per eval-stack
+ * cell, at least one; 2 B per slot and per track-stack entry, at least one; the variables.
+ */
+export function scriptState(h: CapsuleHeaderFields): number {
+  return 4 * Math.max(h.stackCells, 1) + 2 * h.slots + 2 * Math.max(h.trackDepth, 1) + h.varBytes;
+}
+
+/**
  * Bytes of the block the C loader takes for `capsule`: the capsule without
  * its signature trailer (checked before loading), rounded up to 4, then the
- * larger of the verifier's scratch (three bitmaps of code bytes / 8 + 1
- * bytes, a stack depth per code byte, 256 B of slot roles, 32 B of input-id
- * bits) and the script's state (4 B per eval-stack cell, at least one; 2 B
- * per slot and per track-stack entry, at least one; the variables).
+ * larger of the verifier's scratch and the script's state, which takes its
+ * place after loading.
  * @throws CapsuleError when the header is malformed (vm/capsule.ts decodeHeader).
  */
 export function imageNeeds(capsule: Uint8Array): number {
   const h = decodeHeader(capsule);
   const at = (HEADER_BYTES + h.tableBytes + h.codeBytes + 3) & ~3;
-  const bitmap = Math.floor((h.codeBytes + 8) / 8);
-  const scratch = 3 * bitmap + h.codeBytes + 256 + 32;
-  const state = 4 * Math.max(h.stackCells, 1) + 2 * h.slots + 2 * Math.max(h.trackDepth, 1) + h.varBytes;
-  return at + Math.max(scratch, state);
+  return at + Math.max(verifierScratch(h), scriptState(h));
 }
 
 /** Every mote image's verdict on `capsule` (the images run TerraNet scripts: the caller checks the configuration). */

@@ -15,7 +15,7 @@ import { describe, expect, test } from "vitest";
 import { signCapsuleWith } from "../components/security";
 import { decodeHeader } from "../vm/capsule";
 import { FIRMWARE_DIR, SUITE_BLOCK_BYTES } from "../firmware-host/harness";
-import { IMAGE_BLOCK_BYTES, imageFits, imageNeeds } from "../firmware-host/image";
+import { IMAGE_BLOCK_BYTES, imageFits, imageNeeds, scriptState, verifierScratch } from "../firmware-host/image";
 import { compileSource } from "./helpers/genprog";
 
 const DIR = mkdtempSync(join(tmpdir(), "c-image-"));
@@ -44,18 +44,22 @@ describe("Terra-TS mote images: what a capsule needs of the VM's block", () => {
     `#include "TerraNet.defs"\nvar ulong v;\nloop do\n  await 1s;\n${"  v = v * 3 + 7;\n  emit LEDS(v);\n".repeat(60)}end\n`,
   ).capsule!;
   const stateHeavy = compileSource(`#include "TerraNet.defs"\nvar ubyte[2500] big;\nbig[3] = 1;\nawait FOREVER;\n`).capsule!;
+  // 20 cells of eval stack: a byte of stack depth per code byte in the scratch, where the others take a nibble
+  const deepStack = compileSource(
+    `#include "TerraNet.defs"\nvar ulong v;\nloop do\n  await 1s;\n  v = ${"1 + (v * (2 + ".repeat(20)}v${"))".repeat(20)};\n  emit LEDS(v);\nend\n`,
+  ).capsule!;
   const { privateKey } = generateKeyPairSync("ed25519");
   const cases: [string, Uint8Array][] = [
     ["verifier scratch larger than the state", scratchHeavy],
     ["state larger than the scratch", stateHeavy],
     ["signed, scratch larger", signCapsuleWith(scratchHeavy, privateKey)],
+    ["deep eval stack, scratch larger", deepStack],
   ];
   for (const [name, capsule] of cases) {
     test(`${name}: loads with imageNeeds bytes of block, refused with one less`, () => {
       const h = decodeHeader(capsule);
-      const scratch = 3 * Math.floor((h.codeBytes + 8) / 8) + h.codeBytes + 288;
-      const state = 4 * Math.max(h.stackCells, 1) + 2 * h.slots + 2 * Math.max(h.trackDepth, 1) + h.varBytes;
-      expect(scratch > state).toBe(!name.startsWith("state"));
+      expect(verifierScratch(h) > scriptState(h)).toBe(!name.startsWith("state"));
+      expect(h.stackCells >= 16).toBe(name.startsWith("deep"));
       const n = imageNeeds(capsule);
       expect(loadsWithBlock(capsule, n)).toBe("loads");
       expect(loadsWithBlock(capsule, n - 1)).toBe("refused");

@@ -5,6 +5,9 @@
  * rules are reached; truncations; extensions) both VMs accept, or both reject
  * at the same byte offset. Accepted mutants also run on both VMs with the
  * same results (raw host: no configuration).
+ *
+ * C_VERIFY_BASES (default 60) and C_VERIFY_SEED (default 7) set the generated
+ * programs the mutants of the second test come from (60 mutants each).
  */
 import { createHash } from "node:crypto";
 import fc from "fast-check";
@@ -18,6 +21,8 @@ import { arbCase, compileSource } from "./helpers/genprog";
 import { tsVerdict, type Verdict } from "./helpers/verdict";
 
 const sha256 = (d: Uint8Array) => new Uint8Array(createHash("sha256").update(d).digest());
+const BASES = Number(process.env.C_VERIFY_BASES ?? 60);
+const SEED = Number(process.env.C_VERIFY_SEED ?? 7);
 
 function mutate(base: Uint8Array, rnd: () => number): Uint8Array {
   const kind = rnd() % 10;
@@ -66,7 +71,7 @@ test("the C verifier's 16-bit header sums (AVR, MSP430) give the verdicts of the
 }, 300_000);
 
 test("mutated capsules: both VMs accept, or reject at the same byte for the same reason", () => {
-  const ms = mutants(60, 60, 7);
+  const ms = mutants(BASES, 60, SEED);
   const got = runBatchC(ms.map((capsule) => ({ capsule, verify: true }))) as unknown as { ok: Verdict }[];
   let accepted = 0;
   const runnable: Uint8Array[] = [];

@@ -84,7 +84,8 @@ static struct {
   uint8_t *starts;          /* bitmap: instruction starts */
   uint8_t *known;           /* bitmap: stack depth known */
   uint8_t *pending;         /* bitmap: in the work list */
-  uint8_t *depth;           /* stack depth per pc */
+  uint8_t *depth;           /* stack depth per pc: a nibble when the capsule's stack has < 16 cells, else a byte */
+  uint8_t nibbles;
   uint8_t *role;            /* per slot: role | first slot of its gate << 3 */
   uint8_t *ids;             /* 256-bit scratch: input ids, listed gates */
   tvm_off_t p, tend;        /* table parsing */
@@ -150,11 +151,22 @@ TVM_NOINLINE static uint8_t is_start(uint16_t t) {
   return t < V.clen && bit(V.starts, t, BIT_GET);
 }
 
+/* The stack depth recorded at s, once d is or-ed into it: each pc's depth is written once, into
+ * zeroed scratch, and d = 0 reads it. */
+TVM_NOINLINE static uint8_t depth_at(uint16_t s, uint8_t d) {
+  uint8_t *a = V.depth + s, v;
+  if (!V.nibbles) return *a |= d;
+  a = V.depth + (s >> 1);
+  if (s & 1) d = (uint8_t)(d << 4);
+  v = *a |= d;
+  return (s & 1) ? (uint8_t)(v >> 4) : (uint8_t)(v & 15);
+}
+
 /* Reach s with depth d; mismatches are for the caller. Returns 1 when s is new. */
 TVM_NOINLINE static uint8_t reach(uint16_t s, uint8_t d) {
   if (bit(V.known, s, BIT_GET)) return 0;
   bit(V.known, s, BIT_SET);
-  V.depth[s] = d;
+  depth_at(s, d);
   bit(V.pending, s, BIT_SET);
   if (s < V.cursor) V.cursor = s;
   return 1;
@@ -264,17 +276,21 @@ uint8_t tvm_load(tvm_off_t len) {
   if (m[3] & TVM_FLAG_FLOAT) REJECT(TVM_E_FLOAT, H_FLAGS);
 #endif
 
-  /* scratch space after the capsule (at <= TVM_MEM_BYTES + 3; need < 46000 as clen <= 32767) */
+  /* scratch space after the capsule (at <= TVM_MEM_BYTES + 3; need < 46000 as clen <= 32767):
+   * firmware-host/image.ts verifierScratch */
   {
-    uint16_t bm = (uint16_t)((clen + 8) / 8), need = (uint16_t)(3u * bm + clen + 256 + 32);
+    uint16_t bm = (uint16_t)((clen + 8) / 8), dbytes, need;
+    V.nibbles = m[17] < 16;
+    dbytes = V.nibbles ? (uint16_t)((clen + 1) / 2) : clen;
+    need = (uint16_t)(3u * bm + dbytes + nslots + 32);
     at = (vsum_t)((unsigned_end + 3u) & ~3u);
     if (add_sat(at, need) > TVM_MEM_BYTES) REJECT(TVM_E_MEMORY, 0);
     V.starts = m + at;
     V.known = V.starts + bm;
     V.pending = V.known + bm;
     V.depth = V.pending + bm;
-    V.role = V.depth + clen;
-    V.ids = V.role + 256;
+    V.role = V.depth + dbytes;
+    V.ids = V.role + nslots;
     memset(V.starts, 0, need);
   }
 
@@ -382,7 +398,7 @@ uint8_t tvm_load(tvm_off_t len) {
     if ((pc = V.cursor) >= clen) break;
     bit(V.pending, pc, BIT_CLR);
     decode(pc);
-    din = V.depth[pc];
+    din = depth_at(pc, 0);
     pops = POPS_N ? (uint8_t)D.o[D.n8] : POPS;
     if (din < pops) REJECT_PC(TVM_E_STACK_UNDER, pc);
     if (SYNC && din != pops) REJECT_PC(TVM_E_STACK_SYNC, pc);
@@ -391,7 +407,7 @@ uint8_t tvm_load(tvm_off_t len) {
     for (k = 0; k < 2; k++) {
       uint16_t s = k ? D.o[D.tgt] : (uint16_t)(pc + D.size);
       if (!(k ? TAKES_TARGET : FALLS_THROUGH)) continue;
-      if (!reach(s, dout) && V.depth[s] != dout) {
+      if (!reach(s, dout) && depth_at(s, 0) != dout) {
         REJECT_PC(bit(V.starts, s, BIT_GET) ? TVM_E_STACK_ENTRY : TVM_E_STACK_MISMATCH, s);
       }
     }
