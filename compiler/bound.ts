@@ -106,25 +106,59 @@ class Analysis {
         this.inProgress.clear();
       }
     };
-    bound("boot", () => scalar(this.cost(0, empty)));
+    bound("boot", () => scalar(this.drive(cost(0, empty))));
     this.c.inputs.forEach((x, i) => bound(names.inputs[i] ?? `input ${i}`, () => sum(x.gates.map((g) => this.gate(g, empty)))));
     if (this.c.timers.length) bound("timers", () => sum(this.c.timers.map((g) => this.gate(g, empty))));
     const slices: (() => number)[] = [];
     for (const g of this.c.asyncs) slices.push(() => this.gate(g, empty));
-    for (const i of this.ins) if (i.name === "yield") slices.push(() => scalar(this.cost(target(i.args[1]), empty)));
+    for (const i of this.ins) if (i.name === "yield") slices.push(() => scalar(this.drive(cost(target(i.args[1]), empty))));
     if (slices.length) bound("async slice", () => Math.max(...slices.map((f) => f())));
     const values = Object.values(by);
     return { max: values.some((v) => v === null) ? null : Math.max(0, ...(values as number[])), byReaction: by, unbounded };
   }
 
   private gate(g: number, ctx: Ctx): number {
-    return scalar(this.gateEnds(g, ctx));
+    return scalar(this.drive(this.gateEnds(g, ctx)));
+  }
+
+  /**
+   * Run a walk to its result. Walks ask for the cost of (pc, context) states
+   * by yielding them: each is computed once (memo), on an explicit stack, so
+   * that the depth of the walk (about one state per instruction of a
+   * straight run of code) is not bounded by the JavaScript call stack.
+   * @throws Unbounded when a state is asked for while it is being computed.
+   */
+  private drive(root: Walk): Ends {
+    const stack: { key: string | null; walk: Walk }[] = [{ key: null, walk: root }];
+    let value: Ends | undefined;
+    for (;;) {
+      const top = stack[stack.length - 1];
+      const step = top.walk.next(value as Ends);
+      value = undefined;
+      if (step.done) {
+        stack.pop();
+        if (top.key !== null) {
+          this.inProgress.delete(top.key);
+          this.memo.set(top.key, step.value);
+        }
+        if (!stack.length) return step.value;
+        value = step.value;
+        continue;
+      }
+      const { pc, ctx } = step.value;
+      const key = `${pc}|${ctx.loops.join(",")}|${ctx.pars.join(",")}|${[...ctx.waking].sort((a, b) => a - b).join(",")}`;
+      value = this.memo.get(key);
+      if (value) continue;
+      if (this.inProgress.has(key)) throw new Unbounded(pc);
+      this.inProgress.add(key);
+      stack.push({ key, walk: this.compute(pc, ctx) });
+    }
   }
 
   /** Where the trail woken at gate g can get to in this reaction, and at what cost. */
-  private gateEnds(g: number, ctx: Ctx): Ends {
+  private *gateEnds(g: number, ctx: Ctx): Walk {
     const pc = this.cont.get(g);
-    return pc === undefined || pc < 0 ? new Map([[HALT, 0]]) : this.next(this.awaitPc.get(g)!, pc, { ...ctx, waking: [...ctx.waking, g] });
+    return pc === undefined || pc < 0 ? new Map([[HALT, 0]]) : yield* this.next(this.awaitPc.get(g)!, pc, { ...ctx, waking: [...ctx.waking, g] });
   }
 
   /**
@@ -132,105 +166,111 @@ class Analysis {
    * rejoin of an active par ends the path there, keyed by the branch it
    * comes from (so the par knows which branches can rejoin in this reaction).
    */
-  private next(from: number, to: number, ctx: Ctx): Ends {
+  private *next(from: number, to: number, ctx: Ctx): Walk {
     const p = this.rejoinAt.get(to);
     if (p && ctx.pars.includes(p.start.pc)) return new Map([[rejoinKey(p, from), 1]]);
-    return this.cost(to, ctx);
+    return yield { pc: to, ctx };
   }
 
-  private cost(pc: number, ctx: Ctx): Ends {
-    const key = `${pc}|${ctx.loops.join(",")}|${ctx.pars.join(",")}|${[...ctx.waking].sort((a, b) => a - b).join(",")}`;
-    const hit = this.memo.get(key);
-    if (hit) return hit;
-    if (this.inProgress.has(key)) throw new Unbounded(pc);
-    this.inProgress.add(key);
-    const r = this.compute(pc, ctx);
-    this.inProgress.delete(key);
-    this.memo.set(key, r);
-    return r;
-  }
-
-  private compute(pc: number, ctx: Ctx): Ends {
+  private *compute(pc: number, ctx: Ctx): Walk {
     const loop = this.loopAt.get(pc);
     if (loop && !ctx.loops.includes(pc)) {
-      const inner = this.cost(pc, { ...ctx, loops: [...ctx.loops, pc] });
+      const inner = yield { pc, ctx: { ...ctx, loops: [...ctx.loops, pc] } };
       const iter = inner.get(`L${pc}`);
       const out: Ends = new Map();
       for (const [k, v] of inner) if (k !== `L${pc}`) out.set(k, (iter === undefined ? 0 : loop.iterations * iter) + v);
       return out;
     }
     const par = this.parAt.get(pc);
-    if (par && !ctx.pars.includes(pc)) return this.par(par, pc, ctx);
+    if (par && !ctx.pars.includes(pc)) return yield* this.par(par, pc, ctx);
 
     const here = this.at.get(pc);
     if (!here) return new Map([[HALT, 0]]);
     const { ins: i, next } = here;
     const spec = BY_NAME.get(i.name)!;
-    const seq = (extra = 0): Ends => shift(this.next(pc, next, ctx), 1 + extra);
     switch (i.name) {
       case "jmp":
       case "jmpw": {
         const l = this.backEdge.get(pc);
         if (l && ctx.loops.includes(l.head.pc)) return new Map([[`L${l.head.pc}`, 1]]);
-        return shift(this.next(pc, target(i.args[0]), ctx), 1);
+        return shift(yield* this.next(pc, target(i.args[0]), ctx), 1);
       }
       case "jz":
       case "jzw":
       case "jnz":
       case "jnzw":
-        return shift(merge(this.next(pc, next, ctx), this.next(pc, target(i.args[0]), ctx)), 1);
+        return shift(merge(yield* this.next(pc, next, ctx), yield* this.next(pc, target(i.args[0]), ctx)), 1);
       case "spawn":
-      case "spawnw":
-        return seq(scalar(this.cost(target(i.args[0]), ctx)));
+      case "spawnw": {
+        const spawned = scalar(yield* cost(target(i.args[0]), ctx));
+        return shift(yield* this.next(pc, next, ctx), 1 + spawned);
+      }
       case "emit": {
         const gates = this.c.internals[i.args[0] as number] ?? [];
-        const woken = gates.filter((g) => !ctx.waking.includes(g)).map((g) => this.gateEnds(g, ctx));
+        const woken: Ends[] = [];
+        for (const g of gates) if (!ctx.waking.includes(g)) woken.push(yield* this.gateEnds(g, ctx));
         const extra = sum(woken.map(scalar));
-        const r = seq(extra);
+        const r = shift(yield* this.next(pc, next, ctx), 1 + extra);
         // A woken trail may itself reach the rejoin of an enclosing par (or a loop's back edge):
         // the emitter's path then counts as reaching it too, so the par's continuation is counted.
         for (const w of woken) for (const [k, v] of w) if (k !== HALT) r.set(k, Math.max(r.get(k) ?? 0, 1 + extra + v));
         return r;
       }
-      case "finend":
-        return shift(this.next(pc, target(i.args[1]), ctx), 1 + scalar(this.cost(next, ctx)));
+      case "finend": {
+        const after = yield* this.next(pc, target(i.args[1]), ctx);
+        return shift(after, 1 + scalar(yield* cost(next, ctx)));
+      }
       case "killf": {
         const [, , , f0, nf] = i.args as number[];
         let fins = 0;
         for (let s = f0; s < f0 + nf; s++) {
           const f = this.finPc.get(s);
-          if (f !== undefined) fins += scalar(this.cost(f, ctx));
+          if (f !== undefined) fins += scalar(yield* cost(f, ctx));
         }
-        return seq(fins);
+        return shift(yield* this.next(pc, next, ctx), 1 + fins);
       }
       default:
         if (spec.flow === "halt") return new Map([[HALT, 1]]);
-        return seq();
+        return shift(yield* this.next(pc, next, ctx), 1);
     }
   }
 
   /** A par entered at its start: all branches run, then the code after the rejoin. */
-  private par(p: ParInfo, pc: number, ctx: Ctx): Ends {
+  private *par(p: ParInfo, pc: number, ctx: Ctx): Walk {
     const inner: Ctx = { ...ctx, pars: [...ctx.pars, pc] };
     let total = p.branches.length - 1; // the spawns
     const escapes = new Set<string>([HALT]);
     const reached = new Set<string>();
-    p.branches.forEach((b, k) => {
+    for (const [k, b] of p.branches.entries()) {
       // an empty last branch starts at the rejoin itself
-      const r = p.rejoin && b.pc === p.rejoin.pc ? new Map([[`P${pc}#${k}`, 1]]) : this.cost(b.pc, inner);
+      const r = p.rejoin && b.pc === p.rejoin.pc ? new Map([[`P${pc}#${k}`, 1]]) : yield* cost(b.pc, inner);
       total += scalar(r);
       for (const key of r.keys()) {
         if (key.startsWith(`P${pc}#`)) reached.add(key);
         else escapes.add(key);
       }
-    });
+    }
     const out: Ends = new Map([...escapes].map((k) => [k, total]));
     // The code after the rejoin runs in this reaction only if branches (or trails they wake) can get
     // there without halting: all of them for par/and, one for par/or.
     const rejoins = p.mode === "par/and" ? reached.size === p.branches.length : reached.size > 0;
-    if (p.rejoin && rejoins) for (const [k, v] of this.cost(p.rejoin.pc, ctx)) out.set(k, Math.max(out.get(k) ?? 0, total + v));
+    if (p.rejoin && rejoins) for (const [k, v] of yield* cost(p.rejoin.pc, ctx)) out.set(k, Math.max(out.get(k) ?? 0, total + v));
     return out;
   }
+}
+
+/** A state of the walk: control at pc, in a context. */
+interface State {
+  pc: number;
+  ctx: Ctx;
+}
+
+/** A computation over the code that yields the states whose costs it needs (Analysis.drive answers them). */
+type Walk = Generator<State, Ends, Ends>;
+
+/** The cost of a state, as a walk: asks the driver. */
+function* cost(pc: number, ctx: Ctx): Walk {
+  return yield { pc, ctx };
 }
 
 /** End key of a path reaching par p's rejoin from the instruction at `from`: the branch `from` lies in. */

@@ -11,6 +11,9 @@
  * 2. `emit` of an internal event in a par/and whose other branch awaits it:
  *    the boot reaction runs 8 instructions (spawn, awaiti, set.16, emit, jmp,
  *    join, join, halt), the bound was 7.
+ *
+ * A long straight run of code (about 1,000 instructions) threw a RangeError
+ * from the analysis' recursion, which now runs on an explicit stack.
  */
 import { createHash } from "node:crypto";
 import fc from "fast-check";
@@ -42,6 +45,14 @@ emit LED0(v0);
 `);
     expect(max).toBe(11);
     expect(max).toBeLessThanOrEqual(bound!);
+  });
+
+  test("a straight run of 3,000 statements (30 KB of code): bounded exactly, without exhausting the call stack", () => {
+    // the analysis walked one JavaScript call per instruction: about 1,000 instructions threw a RangeError
+    // out of `terra compile` (a 1.7 KB script that fits MicaZ's script space)
+    const { max, bound } = maxReaction(`#include "TerraNet.defs"\nvar ulong v;\n${"v = v * 3 + 7;\n".repeat(3000)}await FOREVER;\n`);
+    expect(max).toBeGreaterThan(3000);
+    expect(bound).toBe(max);
   });
 
   test("an internal event emitted to a par/and's other branch", () => {
