@@ -74,7 +74,12 @@ export function registerBasics(program: Command): void {
       const rep = r.report!;
       const fits = rep.platforms.map((p) => `${p.platform} ${p.fits ? "fits" : "DOES NOT FIT"} (${p.needs}/${p.script_space} B)`);
       const loads = images
-        ? images.map((i) => `${i.platform} ${i.loads ? "loads" : "DOES NOT LOAD"} (${i.needs}/${i.block_bytes} B)`).join("; ")
+        ? images.map((i) => `${i.platform} ${i.loads ? "loads" : "DOES NOT LOAD"} (${i.needs}/${i.block_bytes} B)`).join("; ") +
+          (images.some((i) => !i.loads)
+            ? images[0].larger === "scratch"
+              ? " (the verifier's scratch, which grows with the code, is the larger part: less code helps)"
+              : " (the script's state is the larger part: fewer or smaller variables help)"
+            : "")
         : "they run TerraNet scripts only";
       process.stdout.write(
         `${out}: ${rep.capsule_bytes} bytes in ${rep.blocks} blocks of ${rep.block_bytes} B\n` +

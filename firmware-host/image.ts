@@ -17,6 +17,8 @@ export interface ImageFit {
   block_bytes: number;
   needs: number;
   loads: boolean;
+  /** The larger part after the capsule: the verifier's scratch (grows with the code) or the script's state (variables, slots, stacks). */
+  larger: "scratch" | "state";
 }
 
 /**
@@ -56,10 +58,13 @@ export function imageNeeds(capsule: Uint8Array): number {
 /** Every mote image's verdict on `capsule` (the images run TerraNet scripts: the caller checks the configuration). */
 export function imageFits(capsule: Uint8Array): ImageFit[] {
   const needs = imageNeeds(capsule);
+  const h = decodeHeader(capsule);
+  const larger = verifierScratch(h) > scriptState(h) ? "scratch" : "state";
   return (Object.keys(IMAGE_BLOCK_BYTES) as ImagePlatform[]).map((platform) => ({
     platform,
     block_bytes: IMAGE_BLOCK_BYTES[platform],
     needs,
     loads: needs <= IMAGE_BLOCK_BYTES[platform],
+    larger,
   }));
 }
