@@ -136,12 +136,16 @@ export function missingTools(p: MotePlatform): string[] {
   return SIM_TOOLS[p].filter((t) => spawnSync("sh", ["-c", `command -v ${t}`]).status !== 0);
 }
 
-/** Run an image on the platform's simulator; the byte output (UART or semihosting). */
-export function runImage(platform: MotePlatform, elf: string, opts: { maxCycles?: number; timeoutMs?: number } = {}): { stdout: string; stderr: string } {
+/**
+ * Run an image on the platform's simulator: the byte output (UART or semihosting) on stdout, the
+ * simulator's lines on stderr (MicaZ: platform/micaz/simrun.c's marks, stack and end; with `leds`,
+ * "leds VALUE MS" at each change of the LEDs).
+ */
+export function runImage(platform: MotePlatform, elf: string, opts: { maxCycles?: number; timeoutMs?: number; leds?: boolean } = {}): { stdout: string; stderr: string } {
   const timeout = opts.timeoutMs ?? 300_000;
   if (platform === "micaz") {
     make("micaz", [`${FIRMWARE_DIR}/build/micaz/simrun`]);
-    const args = ["-q", ...(opts.maxCycles ? ["-c", String(opts.maxCycles)] : []), elf];
+    const args = ["-q", ...(opts.maxCycles ? ["-c", String(opts.maxCycles)] : []), ...(opts.leds ? ["-l"] : []), elf];
     const r = spawnSync(join(FIRMWARE_DIR, "build/micaz/simrun"), args, { encoding: "utf8", timeout, maxBuffer: 1 << 28 });
     if (r.error) throw r.error;
     return { stdout: r.stdout, stderr: r.stderr };

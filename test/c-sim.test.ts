@@ -95,7 +95,15 @@ describe.each(["micaz", "samr21", "telosb"] as const)("%s", (platform) => {
 
 test("MicaZ in real time: the default image blinks and reports every 10 s (simavr, 31 s)", () => {
   make("micaz", ["all"]);
-  const out = runImage("micaz", join(FIRMWARE_DIR, "build/micaz/terra-micaz.elf"), { maxCycles: 7_372_800 * 31 });
+  const out = runImage("micaz", join(FIRMWARE_DIR, "build/micaz/terra-micaz.elf"), { maxCycles: 7_372_800 * 31, leds: true });
+  // LED0 toggles every 500 ms (simrun -l: "leds VALUE MS" at each change of PA0..PA2): off at reset, on
+  // in the boot reaction (after the capsule's load, about 10 ms), then every 500 ms of the clock
+  const leds = [...out.stderr.matchAll(/^leds (\d+) (\d+)$/gm)].map((m) => [Number(m[1]), Number(m[2])]);
+  expect(leds.length).toBeGreaterThan(60);
+  for (let k = 3; k < leds.length; k++) {
+    expect(leds[k][0], `change ${k}`).toBe(leds[k - 1][0] ^ 1);
+    expect(Math.abs(leds[k][1] - leds[k - 1][1] - 500), `change ${k}`).toBeLessThanOrEqual(1);
+  }
   const frames = out.stdout.split("\n").filter((l) => l.startsWith("R "));
   expect(frames.length).toBe(3);
   // the third frame counts 3 readings of the simulated temperature sensor

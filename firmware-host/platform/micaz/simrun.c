@@ -2,11 +2,13 @@
  * simrun: run a MicaZ (ATmega128) firmware image on simavr and report what
  * the bench and the tests need, which the simavr command line does not:
  *
- *   simrun [-f HZ] [-c MAX_CYCLES] [-q] [-p PROFILE] firmware.elf
+ *   simrun [-f HZ] [-c MAX_CYCLES] [-q] [-l] [-p PROFILE] firmware.elf
  *
  * - UART0 output goes to stdout byte for byte (the firmware's reports);
  * - every write to PORTC prints a marker line to stderr:
  *     "mark VALUE CYCLE ACTIVE"  (cycles since reset; active = not sleeping)
+ * - with -l, every change of the LEDs (PA0..PA2, active low) prints
+ *     "leds VALUE MS"  (bit 0 LED0 .. bit 2 LED2 lit; simulated milliseconds)
  * - "stack LOWEST" on stderr: the lowest stack pointer seen (RAM use);
  * - at the end (the firmware ends with cli + sleep, or MAX_CYCLES passed):
  *     "end STATE CYCLES ACTIVE IDLE" on stderr.
@@ -27,6 +29,8 @@
 #include <simavr/avr_ioport.h>
 
 static avr_t *avr;
+static uint32_t freq = 7372800;
+static int last_leds = -1;
 static uint64_t idle_cycles;
 static uint16_t min_sp = 0xffff;
 
@@ -49,29 +53,38 @@ static void port_write(struct avr_irq_t *irq, uint32_t value, void *param) {
   fprintf(stderr, "mark %u %llu %llu\n", value & 0xff, (unsigned long long)avr->cycle, (unsigned long long)(avr->cycle - idle_cycles));
 }
 
+static void leds_write(struct avr_irq_t *irq, uint32_t value, void *param) {
+  int v = (int)(~value & 7);
+  (void)irq;
+  (void)param;
+  if (v == last_leds) return;
+  last_leds = v;
+  fflush(stdout);
+  fprintf(stderr, "leds %d %llu\n", v, (unsigned long long)(avr->cycle * 1000 / freq));
+}
+
+static int usage(void) {
+  fprintf(stderr, "usage: simrun [-f HZ] [-c MAX_CYCLES] [-q] [-l] [-p PROFILE] firmware.elf\n");
+  return 2;
+}
+
 int main(int argc, char **argv) {
   elf_firmware_t fw;
   uint64_t max_cycles = 0;
-  uint32_t freq = 7372800;
-  int opt, quiet = 0;
+  int opt, quiet = 0, leds = 0;
   const char *profile = NULL;
   static uint64_t *pcs;
   const char *state = "?";
   memset(&fw, 0, sizeof fw);
-  while ((opt = getopt(argc, argv, "f:c:qp:")) != -1) {
+  while ((opt = getopt(argc, argv, "f:c:qlp:")) != -1) {
     if (opt == 'p') profile = optarg;
     else if (opt == 'f') freq = (uint32_t)strtoul(optarg, NULL, 10);
     else if (opt == 'c') max_cycles = strtoull(optarg, NULL, 10);
     else if (opt == 'q') quiet = 1;
-    else {
-      fprintf(stderr, "usage: simrun [-f HZ] [-c MAX_CYCLES] [-q] firmware.elf\n");
-      return 2;
-    }
+    else if (opt == 'l') leds = 1;
+    else return usage();
   }
-  if (optind >= argc) {
-    fprintf(stderr, "usage: simrun [-f HZ] [-c MAX_CYCLES] [-q] firmware.elf\n");
-    return 2;
-  }
+  if (optind >= argc || !freq) return usage();
   {
     /* the loader prints to stdout, which carries the UART output */
     int saved = dup(1), devnull = open("/dev/null", O_WRONLY), r;
@@ -116,6 +129,7 @@ int main(int argc, char **argv) {
   }
   avr_irq_register_notify(avr_io_getirq(avr, AVR_IOCTL_UART_GETIRQ('0'), UART_IRQ_OUTPUT), uart_out, NULL);
   avr_irq_register_notify(avr_io_getirq(avr, AVR_IOCTL_IOPORT_GETIRQ('C'), IOPORT_IRQ_REG_PORT), port_write, NULL);
+  if (leds) avr_irq_register_notify(avr_io_getirq(avr, AVR_IOCTL_IOPORT_GETIRQ('A'), IOPORT_IRQ_REG_PORT), leds_write, NULL);
   if (profile) pcs = calloc(65536, sizeof *pcs);
   for (;;) {
     uint16_t sp = (uint16_t)(avr->data[0x5d] | (avr->data[0x5e] << 8));
