@@ -23,15 +23,11 @@ export interface ImageFit {
 
 /**
  * Bytes of the C verifier's scratch for a capsule (core/verify.c tvm_load):
- * three bitmaps of code bytes / 8 + 1 bytes (instruction starts, depth
- * known, work list), a stack depth per code byte (a nibble when the capsule's
- * eval stack has fewer than 16 cells, else a byte), a role byte per slot,
- * and 32 B of input-id bits.
+ * a bitmap of code bytes / 8 + 1 bytes (instruction starts, then join
+ * points), a role byte per slot, and 32 B of input-id bits.
  */
 export function verifierScratch(h: CapsuleHeaderFields): number {
-  const bitmap = Math.floor((h.codeBytes + 8) / 8);
-  const depths = h.stackCells < 16 ? Math.floor((h.codeBytes + 1) / 2) : h.codeBytes;
-  return 3 * bitmap + depths + h.slots + 32;
+  return Math.floor((h.codeBytes + 8) / 8) + h.slots + 32;
 }
 
 /**

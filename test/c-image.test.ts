@@ -44,27 +44,39 @@ describe("Terra-TS mote images: what a capsule needs of the VM's block", () => {
     `#include "TerraNet.defs"\nvar ulong v;\nloop do\n  await 1s;\n${"  v = v * 3 + 7;\n  emit LEDS(v);\n".repeat(60)}end\n`,
   ).capsule!;
   const stateHeavy = compileSource(`#include "TerraNet.defs"\nvar ubyte[2500] big;\nbig[3] = 1;\nawait FOREVER;\n`).capsule!;
-  // 20 cells of eval stack: a byte of stack depth per code byte in the scratch, where the others take a nibble
-  const deepStack = compileSource(
-    `#include "TerraNet.defs"\nvar ulong v;\nloop do\n  await 1s;\n  v = ${"1 + (v * (2 + ".repeat(20)}v${"))".repeat(20)};\n  emit LEDS(v);\nend\n`,
-  ).capsule!;
   const { privateKey } = generateKeyPairSync("ed25519");
   const cases: [string, Uint8Array][] = [
     ["verifier scratch larger than the state", scratchHeavy],
     ["state larger than the scratch", stateHeavy],
     ["signed, scratch larger", signCapsuleWith(scratchHeavy, privateKey)],
-    ["deep eval stack, scratch larger", deepStack],
   ];
   for (const [name, capsule] of cases) {
     test(`${name}: loads with imageNeeds bytes of block, refused with one less`, () => {
       const h = decodeHeader(capsule);
       expect(verifierScratch(h) > scriptState(h)).toBe(!name.startsWith("state"));
-      expect(h.stackCells >= 16).toBe(name.startsWith("deep"));
       const n = imageNeeds(capsule);
       expect(loadsWithBlock(capsule, n)).toBe("loads");
       expect(loadsWithBlock(capsule, n - 1)).toBe("refused");
     }, 60_000);
   }
+
+  test("a script within MicaZ's script space by the .defs (Terra's rule) loads on the MicaZ image, code-heavy or state-heavy", () => {
+    let checked = 0, mostCode = 0;
+    for (const statements of [0, 20, 40, 60, 80, 100, 120, 140]) {
+      for (const bytes of [1, 300, 700, 1100, 1500, 1800]) {
+        const r = compileSource(
+          `#include "TerraNet.defs"\nvar ulong v;\nvar ubyte[${bytes}] a;\nloop do\n  await 1s;\n${"  v = v * 3 + a[v % 7];\n".repeat(statements)}  emit LEDS(v);\nend\n`,
+        );
+        const micaz = r.report!.platforms.find((p) => p.platform === "micaz")!;
+        if (!micaz.fits) continue;
+        checked++;
+        mostCode = Math.max(mostCode, r.report!.code_bytes);
+        expect(imageFits(r.capsule!).find((f) => f.platform === "micaz")!.loads, `${statements} statements, ${bytes} B`).toBe(true);
+      }
+    }
+    expect(checked).toBeGreaterThan(15);
+    expect(mostCode).toBeGreaterThan(1500);
+  });
 
   test("imageFits compares the need with every image's block", () => {
     const fits = imageFits(stateHeavy);

@@ -70,12 +70,17 @@ describe("terra", () => {
     expect(r.out).toMatch(/telosb DOES NOT FIT .*samr21 fits \(13008\/16384 B\)/);
     const n = imageNeeds(readFileSync(join(dir, "big.cap")));
     expect(r.out).toContain(`Terra-TS mote images (capsule, verifier scratch or state, in the VM's block): micaz DOES NOT LOAD (${n}/3072 B); telosb DOES NOT LOAD (${n}/6144 B); samr21 loads (${n}/24576 B) (the script's state is the larger part`);
-    // 170 statements, 1.7 KB of code: within MicaZ's 1,920 B by the .defs, but the loader's verifier scratch does not fit its block
+    // 170 statements, 1.7 KB of code: within MicaZ's 1,920 B by the .defs, and within its image's block
     const code = file("code.terra", `#include "TerraNet.defs"\nvar ulong v;\n${"v = v * 3 + 7;\n".repeat(170)}await FOREVER;\n`);
     const rc = terra("compile", code, "-o", join(dir, "code.cap"));
     expect(rc.out).toMatch(/ micaz fits \(\d+\/1920 B\)/);
     const nc = imageNeeds(readFileSync(join(dir, "code.cap")));
-    expect(rc.out).toContain(`micaz DOES NOT LOAD (${nc}/3072 B); telosb loads (${nc}/6144 B); samr21 loads (${nc}/24576 B) (the verifier's scratch, which grows with the code, is the larger part`);
+    expect(rc.out).toContain(`micaz loads (${nc}/3072 B); telosb loads (${nc}/6144 B); samr21 loads (${nc}/24576 B)`);
+    // 500 statements, 5 KB of code: the verifier's scratch (a bit per code byte) is larger than the state
+    const more = file("more.terra", `#include "TerraNet.defs"\nvar ulong v;\n${"v = v * 3 + 7;\n".repeat(500)}await FOREVER;\n`);
+    const rm = terra("compile", more, "-o", join(dir, "more.cap"));
+    const nm = imageNeeds(readFileSync(join(dir, "more.cap")));
+    expect(rm.out).toContain(`micaz DOES NOT LOAD (${nm}/3072 B); telosb loads (${nm}/6144 B); samr21 loads (${nm}/24576 B) (the verifier's scratch, which grows with the code, is the larger part`);
     const small = file("small.terra", '#include "TerraNet.defs"\nvar ubyte[5000] big;\nbig[3] = 1;\nawait FOREVER;\n');
     const j = JSON.parse(terra("compile", small, "-o", join(dir, "small.cap"), "--json").out).report;
     expect(j.images.map((i: { platform: string; loads: boolean }) => [i.platform, i.loads])).toEqual([["micaz", false], ["telosb", true], ["samr21", true]]);

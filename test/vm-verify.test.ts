@@ -317,11 +317,26 @@ describe("verifier: eval stack", () => {
     expect(e.pc).toBe(2);
   });
 
-  test("different depths on two paths into one instruction", () => {
-    // jz pops the condition; one path pushes an extra cell before the merge
+  test("a branch or jump that leaves cells on the stack", () => {
+    // the condition is popped, a cell pushed before it stays: the two paths would reach m with different depths
+    const e = rejection({ asm: "push8 1\npush8 2\njz m\npop\nm: halt" });
+    expect(e.reason).toBe("stack not empty at jz (1 cells left): jumps and branches need an empty eval stack");
+    expect(e.pc).toBe(4);
+    const j = rejection({ asm: "push8 1\njmp m\nm: pop\nhalt" });
+    expect(j.reason).toBe("stack not empty at jmp (1 cells left): jumps and branches need an empty eval stack");
+    expect(j.pc).toBe(2);
+  });
+
+  test("falling into a jump target with cells on the stack", () => {
     const e = rejection({ asm: "push8 1\njz m\npush8 5\nm: push8 0\npop\nhalt" });
-    expect(e.reason).toMatch(/^stack depth mismatch: reached with (0|1) cells from 0x000[24] and (0|1) on another path$/);
+    expect(e.reason).toBe("stack not empty at a jump target or trail entry: the instruction before falls into it with 1 cells");
     expect(e.pc).toBe(6);
+  });
+
+  test("dead code is checked as if reached with an empty stack", () => {
+    const e = rejection({ asm: "jmp m\nadd\nm: halt" });
+    expect(e.reason).toBe("stack underflow: add pops 2 with 0 on the stack");
+    expect(e.pc).toBe(2);
   });
 
   test("a non-empty stack where control passes to other trails", () => {
@@ -339,7 +354,7 @@ describe("verifier: eval stack", () => {
   test("a non-empty stack at a trail entry", () => {
     // the spawn target is a trail entry, also reached by falling through with a cell on the stack
     const e = rejection({ asm: "spawn t\npush8 1\nt: pop\nhalt" });
-    expect(e.reason).toBe("stack not empty at a trail entry: reached with 1 cells from 0x0002");
+    expect(e.reason).toBe("stack not empty at a jump target or trail entry: the instruction before falls into it with 1 cells");
     expect(e.pc).toBe(4);
   });
 });

@@ -24,11 +24,13 @@
  *  6. tables: an input id is listed once, and the two ERROR ids (0, 1) are
  *     forms of one input; each gate list names base slots of gates of the
  *     matching role, ascending, no slot in two places;
- *  7. eval stack, by abstract interpretation over the CFG from every trail
- *     entry (entry point, entry operands, the pc after an await/emit/killf):
- *     no underflow, at most `stackCells`, the same depth on every path into
- *     an instruction, empty once a `sync` instruction has taken its operands,
- *     empty at every trail entry;
+ *  7. eval stack, in one sweep in code order: no underflow, at most
+ *     `stackCells`, empty once a `sync` instruction, a jump or a branch has
+ *     taken its operands, and empty where an instruction falls into a join
+ *     point (the entry point, a trail entry, a jump or branch target). The
+ *     depth at every instruction is then that of the instruction before (0
+ *     after one that does not fall through) on every path, and the check is
+ *     linear with no per-pc state (the C loader's scratch is one bitmap);
  *  8. `trackDepth` covers the track-stack bound of docs/vm.md.
  */
 import {
@@ -343,87 +345,42 @@ function analyse(c: Capsule, opts: VerifyOptions, checkBounds: boolean): Capsule
   c.internals.forEach((g, i) => checkList(g, offs.internals[i], "gate-int", `internal event ${i}`));
   checkList(c.asyncs, offs.asyncs, "gate-async", "the async table");
 
-  // 7. eval stack depth over the CFG
-  // Worklist ordered by pc (a binary min-heap; each pc enters once), so the
-  // error reported is deterministic and early in the code.
-  const depth = new Int16Array(len).fill(-1);
-  const entry = new Uint8Array(len);
-  const heap: number[] = [];
-  const enqueue = (pc: number) => {
-    let i = heap.push(pc) - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (heap[p] <= heap[i]) break;
-      [heap[p], heap[i]] = [heap[i], heap[p]];
-      i = p;
-    }
-  };
-  const dequeue = (): number => {
-    const top = heap[0];
-    const last = heap.pop()!;
-    if (heap.length > 0) {
-      heap[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1, r = l + 1;
-        let m = i;
-        if (l < heap.length && heap[l] < heap[m]) m = l;
-        if (r < heap.length && heap[r] < heap[m]) m = r;
-        if (m === i) break;
-        [heap[m], heap[i]] = [heap[i], heap[m]];
-        i = m;
-      }
-    }
-    return top;
-  };
-  const seed = (pc: number) => {
-    entry[pc] = 1;
-    if (depth[pc] === -1) {
-      depth[pc] = 0;
-      enqueue(pc);
-    }
-  };
-  seed(c.entry);
+  // 7. eval stack, one sweep in code order. Control reaches an instruction from the one before it
+  // (when that falls through) or as a join point (the entry point, a trail entry, a jump or branch
+  // target) with an empty stack: jumps and branches leave the stack empty, and so must whatever
+  // falls into a join point. The depth before each instruction is therefore that of the one before,
+  // or 0, and is the same on every path.
+  const join = new Uint8Array(len);
+  join[c.entry] = 1;
   for (let pc = 0; pc < len; pc++) {
     const d = instrs[pc];
     if (!d) continue;
-    if (d.spec.entry !== undefined) seed(d.operands[d.spec.entry]);
-    if (d.spec.resumesNext) seed(d.next);
+    if (d.spec.entry !== undefined) join[d.operands[d.spec.entry]] = 1;
+    if (d.spec.flow === "jump" || d.spec.flow === "branch") join[d.operands[d.spec.operands.findIndex(isTargetKind)]] = 1;
   }
   let maxStack = 0;
   const stackLimit = checkBounds ? c.stackCells : 255;
-  while (heap.length > 0) {
-    const pc = dequeue();
+  let din = 0;
+  for (let pc = 0; pc < len;) {
     const d = instrs[pc]!;
     const { spec } = d;
-    const din = depth[pc];
+    if (join[pc] && din !== 0) {
+      fail(`stack not empty at a jump target or trail entry: the instruction before falls into it with ${din} cells`, pc);
+    }
     const pops = popsOf(spec, d.operands);
     if (din < pops) fail(`stack underflow: ${spec.name} pops ${pops} with ${din} on the stack`, pc);
-    if (spec.sync && din - pops !== 0) {
-      fail(`stack not empty at ${spec.name} (${din - pops} cells left): control passes to other trails here`, pc);
+    const jumps = spec.flow === "jump" || spec.flow === "branch";
+    if ((spec.sync || jumps) && din - pops !== 0) {
+      fail(`stack not empty at ${spec.name} (${din - pops} cells left): ` +
+        (spec.sync ? "control passes to other trails here" : "jumps and branches need an empty eval stack"), pc);
     }
     const dout = din - pops + spec.pushes;
     if (dout > stackLimit) {
       fail(`stack overflow: ${spec.name} leaves ${dout} cells, the capsule allows ${stackLimit}`, pc);
     }
     maxStack = Math.max(maxStack, dout);
-    const flow = spec.flow;
-    const next = flow === "seq" || flow === "branch" ? d.next : -1;
-    let target = -1;
-    if (flow === "jump" || flow === "branch") {
-      const ti = spec.operands.findIndex(isTargetKind);
-      target = d.operands[ti];
-    }
-    for (const s of [next, target]) {
-      if (s < 0) continue;
-      if (depth[s] === -1) {
-        depth[s] = dout;
-        enqueue(s);
-      } else if (depth[s] !== dout) {
-        if (entry[s]) fail(`stack not empty at a trail entry: reached with ${dout} cells from 0x${hex4(pc)}`, s);
-        fail(`stack depth mismatch: reached with ${dout} cells from 0x${hex4(pc)} and ${depth[s]} on another path`, s);
-      }
-    }
+    din = spec.flow === "seq" || spec.flow === "branch" ? dout : 0;
+    pc = d.next;
   }
 
   // 8. track-stack bound

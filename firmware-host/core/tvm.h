@@ -50,11 +50,11 @@ enum {
   TVM_E_KILLF,              /* killf finalizer range holds other slots */
   TVM_E_INPUT_ID,           /* input id listed twice, or ERROR forms split */
   TVM_E_GATE_LIST,          /* a table lists a wrong, repeated or unordered gate */
+  TVM_E_STACK_ENTRY,        /* eval stack not empty where an instruction falls into a jump target or trail entry */
   TVM_E_STACK_UNDER,        /* eval stack underflow */
   TVM_E_STACK_SYNC,         /* eval stack not empty where control passes to other trails */
+  TVM_E_STACK_JUMP,         /* eval stack not empty at a jump or branch */
   TVM_E_STACK_OVER,         /* eval stack deeper than stackCells */
-  TVM_E_STACK_ENTRY,        /* eval stack not empty at a trail entry */
-  TVM_E_STACK_MISMATCH,     /* two paths reach an instruction with different depths */
   TVM_E_TRACK,              /* trackDepth below the track-stack bound */
   /* this VM's own limit (never in the TypeScript VM, whose memory is unbounded) */
   TVM_E_MEMORY,             /* the capsule and its state do not fit TVM_MEM_BYTES */

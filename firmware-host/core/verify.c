@@ -5,9 +5,9 @@
  * offset (docs/vm.md, "Verifier"). Nothing unverified ever runs.
  *
  * All per-opcode facts come from the classes generated from vm/isa.ts
- * (core/opcodes.h). The verifier's scratch space (instruction starts, stack
- * depths, slot roles) is the part of tvm_mem after the capsule, which the
- * script's state then overwrites. Written for size: the state is in one
+ * (core/opcodes.h). The verifier's scratch space (a bitmap of instruction
+ * starts, then of join points; slot roles; input-id bits) is the part of
+ * tvm_mem after the capsule, which the script's state then overwrites. Written for size: the state is in one
  * static struct, instructions are decoded into one static record, and the
  * sweeps over the code share one decoder.
  */
@@ -81,24 +81,19 @@ static struct {
   const uint8_t *code;
   uint16_t clen;
   tvm_off_t cbase;          /* capsule offset of the code */
-  uint8_t *starts;          /* bitmap: instruction starts */
-  uint8_t *known;           /* bitmap: stack depth known */
-  uint8_t *pending;         /* bitmap: in the work list */
-  uint8_t *depth;           /* stack depth per pc: a nibble when the capsule's stack has < 16 cells, else a byte */
-  uint8_t nibbles;
+  uint8_t *starts;          /* bitmap: instruction starts (steps 2-4), then join points (steps 5-7) */
   uint8_t *role;            /* per slot: role | first slot of its gate << 3 */
   uint8_t *ids;             /* 256-bit scratch: input ids, listed gates */
   tvm_off_t p, tend;        /* table parsing */
-  uint16_t cursor;          /* step 7: no pending pc below it */
 } V;
 
-enum { BIT_GET, BIT_SET, BIT_CLR };
+enum { BIT_GET, BIT_SET };
 
+/* Bit i of bitmap a, once set when op is BIT_SET. */
 TVM_NOINLINE static uint8_t bit(uint8_t *a, uint16_t i, uint8_t op) {
   uint8_t m = (uint8_t)(1u << (i & 7));
   a += i >> 3;
   if (op == BIT_SET) *a |= m;
-  else if (op == BIT_CLR) *a &= (uint8_t)~m;
   return (*a & m) != 0;
 }
 
@@ -151,34 +146,6 @@ TVM_NOINLINE static uint8_t is_start(uint16_t t) {
   return t < V.clen && bit(V.starts, t, BIT_GET);
 }
 
-/* The stack depth recorded at s, once d is or-ed into it: each pc's depth is written once, into
- * zeroed scratch, and d = 0 reads it. */
-TVM_NOINLINE static uint8_t depth_at(uint16_t s, uint8_t d) {
-  uint8_t *a = V.depth + s, v;
-  if (!V.nibbles) return *a |= d;
-  a = V.depth + (s >> 1);
-  if (s & 1) d = (uint8_t)(d << 4);
-  v = *a |= d;
-  return (s & 1) ? (uint8_t)(v >> 4) : (uint8_t)(v & 15);
-}
-
-/* Reach s with depth d; mismatches are for the caller. Returns 1 when s is new. */
-TVM_NOINLINE static uint8_t reach(uint16_t s, uint8_t d) {
-  if (bit(V.known, s, BIT_GET)) return 0;
-  bit(V.known, s, BIT_SET);
-  depth_at(s, d);
-  bit(V.pending, s, BIT_SET);
-  if (s < V.cursor) V.cursor = s;
-  return 1;
-}
-
-/* A trail entry (entry point, entry operand, pc after an await/emit/killf): depth 0, and marked
- * in the bitmap of instruction starts, which is free after step 4 (step 7's error kind). */
-TVM_NOINLINE static void trail(uint16_t s) {
-  bit(V.starts, s, BIT_SET);
-  reach(s, 0);
-}
-
 /* One table byte (the table parser of vm/capsule.ts): 0 when the tables end here. */
 TVM_NOINLINE static uint8_t tbyte(uint8_t *x) {
   if (V.p >= V.tend) return 0;
@@ -216,11 +183,11 @@ TVM_NOINLINE static uint8_t check_list(const uint8_t *list, uint8_t want, uint8_
 
 uint8_t tvm_load(tvm_off_t len) {
   uint8_t *m = tvm_mem;
-  uint16_t code_bytes, var_bytes, entry, pc, clen;
+  uint16_t code_bytes, var_bytes, entry, pc, clen, bm;
   uint16_t bound = 0;          /* step 8: track pushers, finalizer slots, internal-event gates */
   vsum_t expected, at;
   tvm_off_t bad, unsigned_end;
-  uint8_t nslots, ninputs, ninternals, i, r, x, widest;
+  uint8_t nslots, ninputs, ninternals, i, r, x, widest, d;
   const uint8_t *inputs, *timers, *internals, *asyncs, *t, *error_in = 0;
 
   memset(&tvm, 0, sizeof tvm);
@@ -266,6 +233,7 @@ uint8_t tvm_load(tvm_off_t len) {
   /* ---- vm/verify.ts analyse */
   V.code = m + V.tend;
   V.clen = clen = code_bytes;
+  bm = (uint16_t)((clen + 8) / 8);
   V.cbase = V.tend;
   nslots = m[16];
   var_bytes = rd16(m + 14);
@@ -279,17 +247,11 @@ uint8_t tvm_load(tvm_off_t len) {
   /* scratch space after the capsule (at <= TVM_MEM_BYTES + 3; need < 46000 as clen <= 32767):
    * firmware-host/image.ts verifierScratch */
   {
-    uint16_t bm = (uint16_t)((clen + 8) / 8), dbytes, need;
-    V.nibbles = m[17] < 16;
-    dbytes = V.nibbles ? (uint16_t)((clen + 1) / 2) : clen;
-    need = (uint16_t)(3u * bm + dbytes + nslots + 32);
+    uint16_t need = (uint16_t)(bm + nslots + 32);
     at = (vsum_t)((unsigned_end + 3u) & ~3u);
     if (add_sat(at, need) > TVM_MEM_BYTES) REJECT(TVM_E_MEMORY, 0);
     V.starts = m + at;
-    V.known = V.starts + bm;
-    V.pending = V.known + bm;
-    V.depth = V.pending + bm;
-    V.role = V.depth + dbytes;
+    V.role = V.starts + bm;
     V.ids = V.role + nslots;
     memset(V.starts, 0, need);
   }
@@ -347,10 +309,11 @@ uint8_t tvm_load(tvm_off_t len) {
   /* 4. entry point */
   if (!is_start(entry)) REJECT(TVM_E_ENTRY, H_ENTRY);
 
-  /* 5. killf finalizer ranges hold only finalizer (or unused) slots; also: trail entries and track pushers */
-  V.cursor = clen;
-  memset(V.starts, 0, (size_t)(V.known - V.starts));
-  trail(entry);
+  /* 5. killf finalizer ranges hold only finalizer (or unused) slots; also: track pushers, and the
+   * join points (the entry point, trail entries, jump and branch targets) in the bitmap of
+   * instruction starts, which is free after step 4 */
+  memset(V.starts, 0, bm);
+  bit(V.starts, entry, BIT_SET);
   SWEEP {
     decode(pc);
     if (D.op == TVM_OP_KILLF) {
@@ -361,8 +324,7 @@ uint8_t tvm_load(tvm_off_t len) {
       }
     }
     if (TRACKPUSH) bound++;
-    if (HAS_ENTRY) trail(D.o[D.tgt]);
-    if (RESUMES) trail((uint16_t)(pc + D.size));
+    if (HAS_ENTRY || TAKES_TARGET) bit(V.starts, D.o[D.tgt], BIT_SET);
   }
 
   /* 6. tables: input ids, then the gate lists */
@@ -391,26 +353,18 @@ uint8_t tvm_load(tvm_off_t len) {
   }
   if ((r = check_list(asyncs, TVM_ROLE_GATE_ASYNC, nslots)) != 0) return r;
 
-  /* 7. eval stack depth over the CFG, smallest pc first (as the TypeScript verifier's heap) */
-  for (;;) {
-    uint8_t din, pops, dout, k;
-    while (V.cursor < clen && !bit(V.pending, V.cursor, BIT_GET)) V.cursor++;
-    if ((pc = V.cursor) >= clen) break;
-    bit(V.pending, pc, BIT_CLR);
+  /* 7. eval stack, one sweep in code order: d is the depth before the instruction, that of the one
+   * before (0 after one that does not fall through); empty at join points and after jumps */
+  d = 0;
+  SWEEP {
+    uint8_t pops;
     decode(pc);
-    din = depth_at(pc, 0);
+    if (d && bit(V.starts, pc, BIT_GET)) REJECT_PC(TVM_E_STACK_ENTRY, pc);
     pops = POPS_N ? (uint8_t)D.o[D.n8] : POPS;
-    if (din < pops) REJECT_PC(TVM_E_STACK_UNDER, pc);
-    if (SYNC && din != pops) REJECT_PC(TVM_E_STACK_SYNC, pc);
-    if ((uint16_t)(din - pops) + PUSHES > m[17]) REJECT_PC(TVM_E_STACK_OVER, pc);
-    dout = (uint8_t)(din - pops + PUSHES);
-    for (k = 0; k < 2; k++) {
-      uint16_t s = k ? D.o[D.tgt] : (uint16_t)(pc + D.size);
-      if (!(k ? TAKES_TARGET : FALLS_THROUGH)) continue;
-      if (!reach(s, dout) && depth_at(s, 0) != dout) {
-        REJECT_PC(bit(V.starts, s, BIT_GET) ? TVM_E_STACK_ENTRY : TVM_E_STACK_MISMATCH, s);
-      }
-    }
+    if (d < pops) REJECT_PC(TVM_E_STACK_UNDER, pc);
+    if ((SYNC || TAKES_TARGET) && d != pops) REJECT_PC(SYNC ? TVM_E_STACK_SYNC : TVM_E_STACK_JUMP, pc);
+    if ((uint16_t)(d - pops) + PUSHES > m[17]) REJECT_PC(TVM_E_STACK_OVER, pc);
+    d = FALLS_THROUGH ? (uint8_t)(d - pops + PUSHES) : 0;
   }
 
   /* 8. track-stack bound (its terms are summed in steps 3, 5 and 6) */

@@ -32,11 +32,11 @@ const REASONS: [RegExp, string][] = [
   [/killf finalizer range .* includes slot/, "killf finalizer range includes a slot that is not a finalizer"],
   [/input id \d+ is listed twice|ERROR input's two forms/, "input id listed twice, or the ERROR forms in different tables"],
   [/ lists slot /, "gate table lists a wrong, repeated or unordered slot"],
+  [/stack not empty at a jump target or trail entry/, "stack not empty at a jump target or trail entry"],
   [/stack underflow/, "stack underflow"],
   [/control passes to other trails/, "stack not empty where control passes to other trails"],
+  [/jumps and branches need an empty eval stack/, "stack not empty at a jump or branch"],
   [/stack overflow/, "stack overflow: deeper than the capsule's stackCells"],
-  [/stack not empty at a trail entry/, "stack not empty at a trail entry"],
-  [/stack depth mismatch/, "stack depth mismatch between two paths"],
   [/trackDepth \d+ is too small/, "trackDepth is smaller than the track-stack bound"],
 ];
 

@@ -811,11 +811,11 @@ static const char *REJECT_REASON[TVM_E__COUNT] = {
   "killf finalizer range includes a slot that is not a finalizer",
   "input id listed twice, or the ERROR forms in different tables",
   "gate table lists a wrong, repeated or unordered slot",
+  "stack not empty at a jump target or trail entry",
   "stack underflow",
   "stack not empty where control passes to other trails",
+  "stack not empty at a jump or branch",
   "stack overflow: deeper than the capsule's stackCells",
-  "stack not empty at a trail entry",
-  "stack depth mismatch between two paths",
   "trackDepth is smaller than the track-stack bound",
   "the capsule and its state do not fit this VM's memory",
 };
