@@ -305,8 +305,11 @@ function callgrind(bin: string, cap: string): number | null {
   return Number(((ir(2 * n) - ir(n)) / (n * 4)).toFixed(1));
 }
 
-/** ARM instructions per VM instruction on qemu (marginal: 2K minus K loop iterations of bench_loop). */
-function armInstructions(dispatch: string): number | null {
+/**
+ * ARM instructions per VM instruction on qemu (marginal: 2K minus K loop iterations of bench_loop).
+ * @throws Error when an image does not build, or qemu's run does not end or logs no instruction.
+ */
+function armInstructions(dispatch: string): number {
   const dir = join(BUILD, `bench/samr21-${dispatch}`);
   mkdirSync(dir, { recursive: true });
   const count = (k: number): { lines: number; vm: number } => {
@@ -332,12 +335,9 @@ function armInstructions(dispatch: string): number | null {
     vm.boot();
     return { lines, vm: vm.stats.instructions };
   };
-  try {
-    const a = count(500), b = count(1000);
-    return Number(((b.lines - a.lines) / (b.vm - a.vm)).toFixed(1));
-  } catch {
-    return null;
-  }
+  const a = count(500), b = count(1000);
+  if (a.lines === 0 || b.lines <= a.lines) throw new Error(`qemu: no instruction trace for the ${dispatch} image (${a.lines} and ${b.lines} lines)`);
+  return Number(((b.lines - a.lines) / (b.vm - a.vm)).toFixed(1));
 }
 
 function tsRate(capsule: Uint8Array, cfg: Parameters<typeof createMote>[1], reactions: number, rounds: number): number {

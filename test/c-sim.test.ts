@@ -160,6 +160,33 @@ await FOREVER;
   expect(frame.readUInt32LE(9)).toBeGreaterThan(1000); // iterations in 2 s: the chain ran all along
 }, 300_000);
 
+test("SAMR21 image for qemu's micro:bit (QEMU=1, what bench c counts ARM instructions on): a script of one's own runs and sends its frame", () => {
+  const r = compileSource(`#include "TerraNet.defs"
+pktype valMsg from radioMsg with
+  var ulong v;
+end
+var valMsg msg;
+msg.type = 1;
+var ulong acc = 1;
+loop i, 100 do
+  acc = acc * 3 + i;
+end
+msg.v = acc;
+emit SEND(msg);
+await FOREVER;
+`);
+  expect(r.ok).toBe(true);
+  const dir = mkdtempSync(join(tmpdir(), "terra-app-"));
+  writeFileSync(join(dir, "val.cap"), r.capsule!);
+  make("samr21", ["app"], { APP_CAP: join(dir, "val.cap"), OUT: dir, NAME: "val", QEMU: "1", APP_DEFS: "-DRT_STOP_MS=0 -DRT_FROZEN" });
+  const out = runImage("samr21", join(dir, "val.elf"), { timeoutMs: 60_000 }).stdout;
+  const m = /^R ([0-9a-f]+)/m.exec(out);
+  expect(m, out).not.toBeNull();
+  let acc = 1;
+  for (let i = 0; i < 100; i++) acc = (acc * 3 + i) >>> 0;
+  expect(Buffer.from(m![1], "hex").readUInt32LE(5)).toBe(acc);
+}, 300_000);
+
 test("MicaZ image: a capsule of another configuration or one too big for the VM's block is refused at boot, with the reason", () => {
   const dir = mkdtempSync(join(tmpdir(), "terra-app-"));
   const image = (name: string, source: string) => {
