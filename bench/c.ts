@@ -46,6 +46,7 @@ import { createMote } from "../components/run";
 import { constantSensors } from "../components/terranet/index";
 import { loadCapsule } from "../vm/verify";
 import { FIRMWARE_DIR, make } from "../firmware-host/harness";
+import { IMAGE_BLOCK_BYTES } from "../firmware-host/image";
 import { registerBench, table } from "./registry";
 import { TERRA_ENERGY_ROWS, cpuJoules } from "./energy";
 
@@ -97,13 +98,17 @@ function coreRam(p: Platform, objects: string[]): number {
 
 /**
  * The core's .text by part (bytes): the interpreter (engine.c's react, which inlines the input
- * occurrence, and its dispatch and compare tables), the rest of engine.c (scheduler, timers, queues,
- * host API) and verify.c (capsule loader and verifier, with its class tables).
+ * occurrence, with its sections of dispatch, switch and compare tables: `.rodata.react`,
+ * `.progmem.gcc_sw_table.react`, the goto table's section with its alignment padding, `CMP`), the
+ * rest of engine.c (scheduler, timers, queues, host API) and verify.c (capsule loader and verifier,
+ * with its class tables). By section (`size -A`, one section per function and table), as symbols
+ * miss the compiler's unnamed switch tables.
  */
 function coreParts(p: Platform, engine: string, verify: string): { interpreter: number; scheduler: number; loader_verifier: number } {
-  const code = (s: [string, number, string]) => /^[tTrR]$/.test(s[2]);
-  const inEngine = symbols(p, engine).filter(code);
-  const interpreter = inEngine.filter(([n]) => /^(react|CMP)$|labels/.test(n)).reduce((a, s) => a + s[1], 0);
+  const out = execFileSync(SIZE_TOOL[p], ["-A", engine], { encoding: "utf8" });
+  const interpreter = out.split("\n").map((l) => l.trim().split(/\s+/))
+    .filter((f) => f.length === 3 && /^\.(text|rodata|progmem)\b.*(\.react(\.|$)|labels|CMP$)/.test(f[0]))
+    .reduce((a, f) => a + Number(f[1]), 0);
   const [e, v] = [sizes(p, [engine]), sizes(p, [verify])];
   return { interpreter, scheduler: e.text + e.data - interpreter, loader_verifier: v.text + v.data };
 }
@@ -367,6 +372,7 @@ registerBench({
       const core = sizes(p, objs);
       const img = sizes(p, [image]);
       result[p] = { core_text_bytes: core.text + core.data, image_text_bytes: img.text, image_data_bytes: img.data, image_bss_bytes: img.bss, vm_ram_bytes: coreRam(p, objs) };
+      if (p !== "host") result[p].block_bytes = IMAGE_BLOCK_BYTES[p];
       if (p !== "host") result[p].core_parts_bytes = coreParts(p, objs[0], objs[1]);
       if (p === "host") {
         const g = sizes(p, [join(BUILD, "host/core-goto.o")]);
@@ -405,7 +411,8 @@ registerBench({
     result.host.ts_instructions_per_second = Math.round(ts);
     for (const p of PLATFORMS) {
       const r = result[p];
-      rows.push([p, r.core_text_bytes as number, r.image_text_bytes as number, r.vm_ram_bytes as number]);
+      rows.push([p, r.core_text_bytes as number, r.image_text_bytes as number, r.vm_ram_bytes as number,
+        (r.image_data_bytes as number) + (r.image_bss_bytes as number)]);
     }
     const sc = (name: string) => micaz[name];
     const scen: (string | number)[][] = (["cpu", "io", "timer"] as const).map((n) => [
@@ -424,7 +431,7 @@ registerBench({
         quick,
       },
       table: [
-        table(["platform", "core .text B", "image .text B", "VM RAM B"], rows),
+        table(["platform", "core .text B", "image .text B", "VM RAM B", "image RAM B (static)"], rows),
         "",
         table(["core part (.text B)", "interpreter", "scheduler, timers, queues", "loader and verifier"], PLATFORMS.filter((p) => p !== "host").map((p) => {
           const c = result[p].core_parts_bytes as ReturnType<typeof coreParts>;
@@ -439,6 +446,7 @@ registerBench({
         })),
         "",
         `CPU-bound loop at a frozen clock, cycles per iteration (VM / plain C): MicaZ ${fz(result.micaz)}, TelosB ${fz(result.telosb)}`,
+        `MicaZ image: deepest stack in the scenario runs ${result.micaz.stack_bytes_max} B (simavr), so RAM in use ${(result.micaz.image_data_bytes as number) + (result.micaz.image_bss_bytes as number) + (result.micaz.stack_bytes_max as number)} of 4,096 B, the script's block ${result.micaz.block_bytes} B of it`,
         "",
         table(["TelosB scenario (300 s)", "iterations", "native", "native ratio", "cycles/VM instr", "active ratio"], (["cpu", "io", "timer"] as const).map((n) => {
           const r = result.telosb[n] as Partial<ScenarioResult> & { error?: string };
