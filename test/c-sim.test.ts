@@ -39,6 +39,16 @@ const FLOAT: Record<MotePlatform, boolean> = { micaz: false, telosb: false, samr
 const NET = builtinConfig("TerraNet.defs").id;
 const GRP = builtinConfig("TerraGrp.defs").id;
 
+/** An image of a script of one's own (make app) in `dir`, with the make variables `vars`: its path. */
+function appImage(platform: MotePlatform, dir: string, name: string, source: string, vars: Record<string, string> = {}): string {
+  const r = compileSource(source);
+  expect(r.ok).toBe(true);
+  const cap = join(dir, `${name}.cap`);
+  writeFileSync(cap, r.capsule!);
+  make(platform, ["app"], { APP_CAP: cap, OUT: dir, NAME: name, ...vars });
+  return join(dir, `${name}.elf`);
+}
+
 function scriptCases(): SuiteCase[] {
   const out: SuiteCase[] = [];
   const read = (p: string) => (existsSync(p) ? readFileSync(p, "utf8") : undefined);
@@ -116,7 +126,8 @@ test("MicaZ in real time: the default image blinks and reports every 10 s (simav
 test.each(["micaz", "telosb"] as const)("%s in real time: a chain of input reactions goes on at each clock tick with the clock's time, and a timer due ends it on time", (platform) => {
   // a CPU-bound loop (REQ_CUSTOM answered at once) never leaves the chain of input reactions; getTime()
   // must still step by at most 1 ms between iterations, and the 2 s timer must interrupt it at 2,000 ms
-  const r = compileSource(`#include "TerraNet.defs"
+  // (mspdebug does not advance a sleeping CPU's timers: BOARD_SKIP_SLEEP, as the bench's TelosB images)
+  const elf = appImage(platform, mkdtempSync(join(tmpdir(), "terra-app-")), "gap", `#include "TerraNet.defs"
 pktype gapMsg from radioMsg with
   var ulong gap;
   var ulong n;
@@ -146,13 +157,8 @@ msg.gap = gap;
 msg.n = n;
 emit SEND(msg);
 await FOREVER;
-`);
-  expect(r.ok).toBe(true);
-  const dir = mkdtempSync(join(tmpdir(), "terra-app-"));
-  writeFileSync(join(dir, "gap.cap"), r.capsule!);
-  // (mspdebug does not advance a sleeping CPU's timers: BOARD_SKIP_SLEEP, as the bench's TelosB images)
-  make(platform, ["app"], { APP_CAP: join(dir, "gap.cap"), OUT: dir, NAME: "gap", APP_DEFS: "-DRT_FRAME_TIME -DRT_STOP_MS=2100 -DBOARD_SKIP_SLEEP" });
-  const out = runImage(platform, join(dir, "gap.elf")).stdout;
+`, { APP_DEFS: "-DRT_FRAME_TIME -DRT_STOP_MS=2100 -DBOARD_SKIP_SLEEP" });
+  const out = runImage(platform, elf).stdout;
   const m = /^R ([0-9a-f]+) @(\d+)$/m.exec(out)!;
   expect(Number(m[2])).toBe(2000);
   const frame = Buffer.from(m[1], "hex");
@@ -161,7 +167,7 @@ await FOREVER;
 }, 300_000);
 
 test("SAMR21 image for qemu's micro:bit (QEMU=1, what bench c counts ARM instructions on): a script of one's own runs and sends its frame", () => {
-  const r = compileSource(`#include "TerraNet.defs"
+  const elf = appImage("samr21", mkdtempSync(join(tmpdir(), "terra-app-")), "val", `#include "TerraNet.defs"
 pktype valMsg from radioMsg with
   var ulong v;
 end
@@ -174,12 +180,8 @@ end
 msg.v = acc;
 emit SEND(msg);
 await FOREVER;
-`);
-  expect(r.ok).toBe(true);
-  const dir = mkdtempSync(join(tmpdir(), "terra-app-"));
-  writeFileSync(join(dir, "val.cap"), r.capsule!);
-  make("samr21", ["app"], { APP_CAP: join(dir, "val.cap"), OUT: dir, NAME: "val", QEMU: "1", APP_DEFS: "-DRT_STOP_MS=0 -DRT_FROZEN" });
-  const out = runImage("samr21", join(dir, "val.elf"), { timeoutMs: 60_000 }).stdout;
+`, { QEMU: "1", APP_DEFS: "-DRT_STOP_MS=0 -DRT_FROZEN" });
+  const out = runImage("samr21", elf, { timeoutMs: 60_000 }).stdout;
   const m = /^R ([0-9a-f]+)/m.exec(out);
   expect(m, out).not.toBeNull();
   let acc = 1;
@@ -189,14 +191,7 @@ await FOREVER;
 
 test("MicaZ image: a capsule of another configuration or one too big for the VM's block is refused at boot, with the reason", () => {
   const dir = mkdtempSync(join(tmpdir(), "terra-app-"));
-  const image = (name: string, source: string) => {
-    const r = compileSource(source);
-    expect(r.ok).toBe(true);
-    const cap = join(dir, `${name}.cap`);
-    writeFileSync(cap, r.capsule!);
-    make("micaz", ["app"], { APP_CAP: cap, OUT: dir, NAME: name });
-    return runImage("micaz", join(dir, `${name}.elf`), { maxCycles: 7_372_800 }).stdout;
-  };
+  const image = (name: string, source: string) => runImage("micaz", appImage("micaz", dir, name, source), { maxCycles: 7_372_800 }).stdout;
   // the image's components are TerraNet's: a TerraGrp script would get the wrong events
   expect(image("grp", '#include "TerraGrp.defs"\nemit LEDS(1);\nawait FOREVER;\n')).toBe("X config\n");
   // 3,100 B of variables do not fit the MicaZ block (MEM 3072): TVM_E_MEMORY at byte 0
