@@ -8,14 +8,15 @@ import type { CompileResult } from "../compiler/compile";
 import type { OutputRecord } from "../components/host";
 import { runMote, runMoteRealtime, type RunResult } from "../components/run";
 import { parseTrace, TraceError } from "../components/trace";
-import { CapsuleError } from "../vm/capsule";
+import { CAPSULE_MAGIC, CapsuleError } from "../vm/capsule";
+import type { Configuration } from "../compiler/config";
 import { StallError } from "../vm/driver";
 import { disassembleCapsule } from "../vm/disasm";
 import { loadCapsule, VerifyError } from "../vm/verify";
 import { builtinConfig } from "../firmware-host/config-json";
 import { imageFits } from "../firmware-host/image";
 import { runMoteC } from "./cvm";
-import { collect, compileFile, InputError, intOption, printDiagnostics, readBytes, readText, sha256, UsageError, writeBytes } from "./util";
+import { builtinDefsDir, bundledDefs, collect, compileFile, InputError, intOption, printDiagnostics, readBytes, readText, sha256, UsageError, writeBytes } from "./util";
 
 interface Common {
   include: string[];
@@ -37,6 +38,38 @@ function fail(r: CompileResult, json?: boolean): never {
 
 /** Already reported: exit quietly with the exit code set. */
 class Silent extends Error {}
+
+/** What `terra run` runs: a capsule, its configuration, and the compiler's reaction bound (unknown for a capsule file). */
+interface Runnable {
+  capsule: Uint8Array;
+  config: Configuration;
+  bound?: number | null;
+}
+
+/**
+ * A capsule file for `terra run`: verified, with the bundled configuration (components/defs) whose id
+ * its header names (capsule byte 8).
+ * @throws InputError for a rejected capsule or a configuration that is not bundled.
+ */
+function capsuleRunnable(file: string, bytes: Uint8Array): Runnable {
+  let configId: number;
+  try {
+    configId = loadCapsule(bytes, { sha256 }).configId;
+  } catch (e) {
+    if (e instanceof VerifyError || e instanceof CapsuleError) throw new InputError(`${file}: rejected: ${e.message}`);
+    throw e;
+  }
+  const known = bundledDefs().map((name) => ({ name, config: builtinConfig(name, builtinDefsDir()) }));
+  const match = known.find((k) => k.config.id === configId);
+  if (!match) {
+    const hex = (n: number) => `0x${(n >>> 0).toString(16).padStart(8, "0")}`;
+    throw new InputError(
+      `${file}: capsule byte 8: configuration id ${hex(configId)} is not a bundled one (${known.map((k) => `${k.name} ${hex(k.config.id)}`).join(", ")}); ` +
+        "run the script that produced the capsule, with its .defs on the include path",
+    );
+  }
+  return { capsule: bytes, config: match.config };
+}
 
 export function registerBasics(program: Command): void {
   const withInclude = (c: Command) => c.option("-I, --include <dir>", "add a directory to the #include search path (repeatable)", collect, []);
@@ -91,8 +124,8 @@ export function registerBasics(program: Command): void {
     }));
 
   withInclude(program.command("run"))
-    .description("compile a script and run it on one simulated mote against an input trace (virtual time)")
-    .argument("<file>", "Céu-T script (.terra)")
+    .description("compile a script (or take a capsule) and run it on one simulated mote against an input trace (virtual time)")
+    .argument("<file>", "Céu-T script (.terra), or a capsule (.cap, of a bundled configuration)")
     .option("--inputs <trace.json>", "input trace: [{\"at_ms\": T, \"event\": \"NAME\", \"value\": V, \"aux\": A}, ...]")
     .option("--until <ms>", "keep logical time running until this time (default: the last input's time)")
     .option("--node-id <n>", "getNodeId() of the mote", "1")
@@ -109,32 +142,39 @@ export function registerBasics(program: Command): void {
       const nodeId = intOption(opts.nodeId, "--node-id", 0xffff);
       const seed = opts.seed === undefined ? undefined : intOption(opts.seed, "--seed", 0xffffffff);
       const maxReactions = opts.maxReactions === undefined ? undefined : intOption(opts.maxReactions, "--max-reactions", 0xffffffff);
-      const r = compiled(file, opts);
-      if (!r.ok) fail(r, opts.json);
+      const bytes = readBytes(file, "script or capsule");
+      let run: Runnable;
+      if (bytes[0] === CAPSULE_MAGIC[0] && bytes[1] === CAPSULE_MAGIC[1]) {
+        run = capsuleRunnable(file, bytes);
+      } else {
+        const r = compiled(file, opts);
+        if (!r.ok) fail(r, opts.json);
+        run = { capsule: r.capsule!, config: r.config!, bound: r.report!.max_instructions_per_reaction };
+      }
       let trace: ReturnType<typeof parseTrace> = [];
       if (opts.inputs) {
         try {
-          trace = parseTrace(opts.inputs, readText(opts.inputs, "trace"), r.config!);
+          trace = parseTrace(opts.inputs, readText(opts.inputs, "trace"), run.config);
         } catch (e) {
           if (e instanceof TraceError) throw new InputError(e.message);
           throw e;
         }
       }
-      const cap = loadCapsule(r.capsule!, { sha256 });
+      const cap = loadCapsule(run.capsule, { sha256 });
       const printOutput = (o: OutputRecord) => process.stdout.write(`${String(o.at_ms).padStart(9)} ms  ${o.event}${o.value === null ? "" : ` ${JSON.stringify(o.value)}`}\n`);
       let res: Omit<RunResult, "state">;
       try {
         res = opts.vm === "c"
-          ? runMoteC(r.capsule!, r.config!, { traceFile: opts.inputs, until, nodeId, seed, maxReactions })
+          ? runMoteC(run.capsule, run.config, { traceFile: opts.inputs, until, nodeId, seed, maxReactions })
           : opts.realtime
-            ? await runMoteRealtime(cap, r.config!, { trace, until, nodeId, seed, maxReactions, onOutput: printOutput })
-            : runMote(cap, r.config!, { trace, until, nodeId, seed, maxReactions });
+            ? await runMoteRealtime(cap, run.config, { trace, until, nodeId, seed, maxReactions, onOutput: printOutput })
+            : runMote(cap, run.config, { trace, until, nodeId, seed, maxReactions });
       } catch (e) {
         if (e instanceof StallError) throw new InputError(`${file}: ${e.message}`);
         throw e;
       }
       if (opts.json) {
-        process.stdout.write(`${JSON.stringify({ outputs: res.outputs, errors: res.errors, stats: { ...res.stats, halted: res.halted, end_ms: res.end_ms, bound: r.report!.max_instructions_per_reaction } })}\n`);
+        process.stdout.write(`${JSON.stringify({ outputs: res.outputs, errors: res.errors, stats: { ...res.stats, halted: res.halted, end_ms: res.end_ms, bound: run.bound ?? null } })}\n`);
         return;
       }
       if (!opts.realtime) res.outputs.forEach(printOutput);
@@ -142,7 +182,7 @@ export function registerBasics(program: Command): void {
       const s = res.stats;
       process.stderr.write(
         `${res.halted ? "program terminated" : "stopped"} at ${res.end_ms} ms: ${s.reactions} reactions, ${s.instructions} VM instructions ` +
-          `(at most ${s.maxReactionInstructions} in one reaction; bound ${r.report!.max_instructions_per_reaction})` +
+          `(at most ${s.maxReactionInstructions} in one reaction${run.bound === undefined ? "" : `; bound ${run.bound}`})` +
           `${s.queueOverflows ? `, ${s.queueOverflows} input queue overflows` : ""}${s.droppedErrors ? `, ${s.droppedErrors} errors without ERROR reaction` : ""}\n`,
       );
     }));

@@ -3,7 +3,7 @@
  * the bundled .defs directory, compiling a script and printing diagnostics.
  */
 import { createHash } from "node:crypto";
-import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import pc from "picocolors";
@@ -24,6 +24,11 @@ export function builtinDefsDir(): string {
     if (existsSync(c)) return c;
   }
   return resolve(here, "../components/defs");
+}
+
+/** The bundled configurations: the .defs files of components/defs, by name. */
+export function bundledDefs(): string[] {
+  return readdirSync(builtinDefsDir()).filter((f) => f.endsWith(".defs")).sort();
 }
 
 export function readText(path: string, what: string): string {
@@ -54,6 +59,9 @@ export interface ScriptOptions {
 /** Compile a script file with the bundled configurations on the include path. */
 export function compileFile(file: string, opts: ScriptOptions): CompileResult {
   const text = readText(file, "script");
+  if (/[\x00-\x08\x0e-\x1f]/.test(text)) {
+    throw new InputError(`script ${file}: a binary file, not a Céu-T script${text.startsWith("TC") ? " (a capsule: terra run and terra disasm take capsules)" : ""}`);
+  }
   return compile(file, text, {
     includeDirs: (opts.include ?? []).map((d) => resolve(d)),
     builtinDir: builtinDefsDir(),

@@ -96,6 +96,37 @@ describe("terra", () => {
     expect(j.errors).toEqual([]);
   });
 
+  it("run takes a compiled capsule too: the same outputs as its script, on both VMs; wrong files get one line each", () => {
+    const cap = join(dir, "alarm.cap");
+    expect(terra("compile", "examples/alarm.terra", "-o", cap).code).toBe(0);
+    const args = ["--inputs", "examples/alarm.trace.json", "--until", "30000", "--json"];
+    const fromScript = JSON.parse(terra("run", "examples/alarm.terra", ...args).out);
+    for (const vm of ["ts", "c"]) {
+      const r = terra("run", cap, ...args, "--vm", vm);
+      expect(r.code, r.err).toBe(0);
+      const j = JSON.parse(r.out);
+      expect(j.outputs).toEqual(fromScript.outputs);
+      expect(j.stats.bound).toBeNull(); // the compiler's bound is not in the capsule
+    }
+    // a capsule of a configuration that is not bundled (its id at byte 8 changed)
+    const bytes = readFileSync(cap);
+    bytes[8] ^= 0x55;
+    const other = join(dir, "other.cap");
+    writeFileSync(other, bytes);
+    const o = terra("run", other);
+    expect(o.code).toBe(1);
+    expect(o.err).toMatch(/other\.cap: capsule byte 8: configuration id 0x[0-9a-f]{8} is not a bundled one \(TerraGrp\.defs 0x[0-9a-f]{8}, TerraNet\.defs 0x[0-9a-f]{8}\)/);
+    // a capsule given as a script, and a binary file: one line, no dump of the bytes
+    const c = terra("check", cap);
+    expect(c.code).toBe(1);
+    expect(c.err.trim()).toBe(`terra: script ${cap}: a binary file, not a Céu-T script (a capsule: terra run and terra disasm take capsules)`);
+    const bin = join(dir, "noise.bin");
+    writeFileSync(bin, Uint8Array.from({ length: 64 }, (_, i) => (i * 37 + 11) & 0xff));
+    const b = terra("compile", bin);
+    expect(b.code).toBe(1);
+    expect(b.err.trim()).toBe(`terra: script ${bin}: a binary file, not a Céu-T script`);
+  });
+
   it("run --realtime: the same outputs as a virtual-time run, the last one no earlier on the wall clock than its logical time", () => {
     const args = ["run", "examples/counter.terra", "--inputs", "examples/counter.trace.json", "--until", "1000"];
     const t0 = Date.now();
