@@ -206,7 +206,16 @@ describe("radio", () => {
           }
         },
       ),
-      { numRuns: 150 },
+      {
+        numRuns: 150,
+        // a frame that starts on the air when another one audible at the receiver ends (4,398 µs here) was
+        // counted as a collision before transmission ends ran ahead of starts at the same instant
+        examples: [[
+          [{ x: 0, y: 0 }, { x: 0, y: 0 }, { x: 0, y: 0 }, { x: 0, y: 16 }, { x: 0, y: 0 }, { x: 0, y: 0 }, { x: 0, y: 0 }, { x: 0, y: 0 }, { x: 0, y: 1 }],
+          [{ who: 895838988, at: 2158, len: 5 }, { who: 17571553, at: 2094, len: 23 }, { who: 0, at: 175, len: 5 }],
+          993,
+        ]],
+      },
     );
   });
 

@@ -11,6 +11,9 @@
  * an integer).
  */
 
+/** Sequence numbers of `first` events are this much lower: below every other event's (float64 holds them exactly). */
+const FIRST_OFFSET = 2 ** 52;
+
 /** Events due sooner than this after being scheduled go to the near heap. */
 const NEAR_US = 50_000;
 
@@ -134,15 +137,19 @@ export class EventQueue {
     this.cap = n;
   }
 
-  /** Schedule an event at time t (µs). */
-  push(t: number, kind: number, node: number, arg: number, epoch: number): void {
+  /**
+   * Schedule an event at time t (µs). With `first`, it runs before the events scheduled without it
+   * for the same time (still in scheduling order among its kind): a transmission that ends at t must
+   * be off the air before one that starts at t, or the two would count as overlapping.
+   */
+  push(t: number, kind: number, node: number, arg: number, epoch: number, first = false): void {
     if (this.nFree === 0) this.grow();
     const id = this.free[--this.nFree];
     this.kind[id] = kind;
     this.node[id] = node;
     this.arg[id] = arg;
     this.epoch[id] = epoch;
-    (t - this.lastTime < NEAR_US ? this.near : this.far).push(t, this.nextSeq++, id);
+    (t - this.lastTime < NEAR_US ? this.near : this.far).push(t, first ? this.nextSeq++ - FIRST_OFFSET : this.nextSeq++, id);
   }
 
   /** Time of the earliest event (Infinity when empty). */

@@ -384,7 +384,8 @@ export class Radio {
     }
     if (this.observer?.tx && this.fProto[f] !== PROTO_ACK) this.observer.tx(s, f, t);
     const air = this.fProto[f] === PROTO_ACK ? TURNAROUND_US + ACK_AIR_US : airTimeUs(this.fLen[f]);
-    this.q.push(t + air, EV.TX_END, s, f, this.epoch[s]);
+    // off the air before a transmission that starts at the same instant (not a collision)
+    this.q.push(t + air, EV.TX_END, s, f, this.epoch[s], true);
   }
 
   private endTx(s: number, f: number, t: number): void {
