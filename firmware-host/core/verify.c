@@ -7,9 +7,10 @@
  * All per-opcode facts come from the classes generated from vm/isa.ts
  * (core/opcodes.h). The verifier's scratch space (a bitmap of instruction
  * starts, then of join points; slot roles; input-id bits) is the part of
- * tvm_mem after the capsule, which the script's state then overwrites. Written for size: the state is in one
- * static struct, instructions are decoded into one static record, and the
- * sweeps over the code share one decoder.
+ * tvm_mem after the capsule, which the script's state then overwrites.
+ * Written for size: the state is in one static struct, instructions are
+ * decoded into one static record, and the sweeps over the code share one
+ * decoder.
  */
 #include <limits.h>
 #include "tvm.h"
