@@ -96,6 +96,57 @@ function coreRam(p: Platform, objects: string[]): number {
   return objects.flatMap((o) => symbols(p, o)).filter(([n, , t]) => /^[bBdDcC]$/.test(t) && n !== "tvm_mem").reduce((a, s) => a + s[1], 0);
 }
 
+/** Stack bytes of the avr-libc and libgcc routines the MicaZ core calls: the return address, and 2 more for a nested call. */
+const AVR_LIB_STACK: Record<string, number> = {
+  memset: 2, memcpy: 2, __mulsi3: 2, __umulhisi3: 2, __udivmodsi4: 2, __divmodsi4: 4, __tablejump2__: 2,
+  // -mcall-prologues: jumped to (no return address); the registers they save are in the caller's frame
+  __prologue_saves__: 0, __epilogue_restores__: 0,
+};
+
+/**
+ * The deepest C stack of the MicaZ core (bytes): avr-gcc's -fstack-usage frame of each function (its
+ * return address and saved registers included) summed along the deepest chain of calls between the
+ * core's functions and into the libraries (AVR_LIB_STACK), from any entry point; the platform's
+ * callbacks (tvm_host_*) are not counted. The core has no recursion and no calls through pointers.
+ * @throws Error for a function without a static frame size, a call to a routine not in AVR_LIB_STACK, or a cycle.
+ */
+function avrCoreStack(objects: string[]): { bytes: number; path: string[] } {
+  const frame = new Map<string, number>();
+  for (const o of objects) {
+    for (const line of readFileSync(o.replace(/\.o$/, ".su"), "utf8").trim().split("\n")) {
+      const [where, bytes, kind] = line.split("\t");
+      if (kind !== "static") throw new Error(`avrCoreStack: ${where} has a ${kind} frame`);
+      frame.set(where.slice(where.lastIndexOf(":") + 1), Number(bytes));
+    }
+  }
+  const calls = new Map<string, Set<string>>();
+  let fn = "";
+  for (const line of execFileSync("avr-objdump", ["-dr", ...objects], { encoding: "utf8" }).split("\n")) {
+    const head = /^[0-9a-f]+ <([^>]+)>:$/.exec(line);
+    if (head) calls.set((fn = head[1]), new Set());
+    const call = /R_AVR_CALL\s+(\S+)/.exec(line);
+    if (call) calls.get(fn)!.add(call[1].replace(/\+0x[0-9a-f]+$/, "").replace(/^\.text\.(unlikely\.|hot\.)?/, ""));
+  }
+  const memo = new Map<string, { bytes: number; path: string[] }>();
+  const deepest = (f: string, seen: string[]): { bytes: number; path: string[] } => {
+    if (seen.includes(f)) throw new Error(`avrCoreStack: recursion through ${[...seen, f].join(" -> ")}`);
+    if (memo.has(f)) return memo.get(f)!;
+    let best = { bytes: 0, path: [] as string[] };
+    for (const g of calls.get(f) ?? []) {
+      let d: { bytes: number; path: string[] };
+      if (frame.has(g)) d = deepest(g, [...seen, f]);
+      else if (g in AVR_LIB_STACK) d = { bytes: AVR_LIB_STACK[g], path: [g] };
+      else if (g.startsWith("tvm_host_")) continue;
+      else throw new Error(`avrCoreStack: ${f} calls ${g}, whose stack is not known (AVR_LIB_STACK)`);
+      if (d.bytes > best.bytes) best = d;
+    }
+    const r = { bytes: frame.get(f)! + best.bytes, path: [f, ...best.path] };
+    memo.set(f, r);
+    return r;
+  };
+  return [...frame.keys()].map((f) => deepest(f, [])).reduce((a, b) => (b.bytes > a.bytes ? b : a));
+}
+
 /**
  * The core's .text by part (bytes): the interpreter (engine.c's react, which inlines the input
  * occurrence, with its sections of dispatch, switch and compare tables: `.rodata.react`,
@@ -373,6 +424,11 @@ registerBench({
       const img = sizes(p, [image]);
       result[p] = { core_text_bytes: core.text + core.data, image_text_bytes: img.text, image_data_bytes: img.data, image_bss_bytes: img.bss, vm_ram_bytes: coreRam(p, objs) };
       if (p !== "host") result[p].block_bytes = IMAGE_BLOCK_BYTES[p];
+      if (p === "micaz") {
+        const st = avrCoreStack(objs);
+        result[p].vm_stack_bytes = st.bytes;
+        result[p].vm_stack_path = st.path;
+      }
       if (p !== "host") result[p].core_parts_bytes = coreParts(p, objs[0], objs[1]);
       if (p === "host") {
         const g = sizes(p, [join(BUILD, "host/core-goto.o")]);
@@ -446,7 +502,9 @@ registerBench({
         })),
         "",
         `CPU-bound loop at a frozen clock, cycles per iteration (VM / plain C): MicaZ ${fz(result.micaz)}, TelosB ${fz(result.telosb)}`,
-        `MicaZ image: deepest stack in the scenario runs ${result.micaz.stack_bytes_max} B (simavr), so RAM in use ${(result.micaz.image_data_bytes as number) + (result.micaz.image_bss_bytes as number) + (result.micaz.stack_bytes_max as number)} of 4,096 B, the script's block ${result.micaz.block_bytes} B of it`,
+        `MicaZ core: deepest C stack ${result.micaz.vm_stack_bytes} B (-fstack-usage along ${(result.micaz.vm_stack_path as string[]).join(" > ")}; callbacks not counted), ` +
+          `with its static state ${(result.micaz.vm_stack_bytes as number) + (result.micaz.vm_ram_bytes as number)} B`,
+        `MicaZ image: deepest stack in the scenario runs ${result.micaz.stack_bytes_max} B (simavr), so RAM in use ${(result.micaz.image_data_bytes as number) + (result.micaz.image_bss_bytes as number) + (result.micaz.stack_bytes_max as number)} of 4096 B, the script's block ${result.micaz.block_bytes} B of it`,
         "",
         table(["TelosB scenario (300 s)", "iterations", "native", "native ratio", "cycles/VM instr", "active ratio"], (["cpu", "io", "timer"] as const).map((n) => {
           const r = result.telosb[n] as Partial<ScenarioResult> & { error?: string };

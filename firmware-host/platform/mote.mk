@@ -38,8 +38,9 @@ all: $(B)/terra-$(PLATFORM).elf $(B)/core-engine.o $(B)/core-verify.o
 CORE_CFLAGS ?= $(MCU_CFLAGS)
 # the build files too: a change of flags rebuilds what bench c measures
 MKFILES := Makefile platform/mote.mk platform/$(PLATFORM)/platform.mk
+# -fstack-usage: each function's frame in $(B)/core-%.su (bench c adds them up along the calls on MicaZ)
 $(B)/core-%.o: core/%.c $(CORE_HDR) $(MKFILES) | $(B)
-	$(CC) $(CORE_CFLAGS) $(if $(filter verify,$*),$(VERIFY_CFLAGS)) $(CORE_DEFS) -c $< -o $@
+	$(CC) $(CORE_CFLAGS) $(if $(filter verify,$*),$(VERIFY_CFLAGS)) $(CORE_DEFS) -fstack-usage -c $< -o $@
 
 $(B)/blink.cap: apps/blink.terra | $(B)
 	cd .. && npx tsx cli/main.ts compile firmware-host/apps/blink.terra -o firmware-host/$@ > /dev/null
