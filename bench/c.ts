@@ -423,13 +423,15 @@ registerBench({
       const core = sizes(p, objs);
       const img = sizes(p, [image]);
       result[p] = { core_text_bytes: core.text + core.data, image_text_bytes: img.text, image_data_bytes: img.data, image_bss_bytes: img.bss, vm_ram_bytes: coreRam(p, objs) };
-      if (p !== "host") result[p].block_bytes = IMAGE_BLOCK_BYTES[p];
+      if (p !== "host") {
+        result[p].block_bytes = IMAGE_BLOCK_BYTES[p];
+        result[p].core_parts_bytes = coreParts(p, objs[0], objs[1]);
+      }
       if (p === "micaz") {
         const st = avrCoreStack(objs);
         result[p].vm_stack_bytes = st.bytes;
         result[p].vm_stack_path = st.path;
       }
-      if (p !== "host") result[p].core_parts_bytes = coreParts(p, objs[0], objs[1]);
       if (p === "host") {
         const g = sizes(p, [join(BUILD, "host/core-goto.o")]);
         result[p].core_text_bytes_goto = g.text + g.data;

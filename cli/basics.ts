@@ -12,7 +12,7 @@ import { CAPSULE_MAGIC, CapsuleError } from "../vm/capsule";
 import type { Configuration } from "../compiler/config";
 import { StallError } from "../vm/driver";
 import { disassembleCapsule } from "../vm/disasm";
-import { loadCapsule, VerifyError } from "../vm/verify";
+import { loadCapsule, type VerifiedCapsule, VerifyError } from "../vm/verify";
 import { builtinConfig } from "../firmware-host/config-json";
 import { imageFits } from "../firmware-host/image";
 import { runMoteC } from "./cvm";
@@ -39,9 +39,10 @@ function fail(r: CompileResult, json?: boolean): never {
 /** Already reported: exit quietly with the exit code set. */
 class Silent extends Error {}
 
-/** What `terra run` runs: a capsule, its configuration, and the compiler's reaction bound (unknown for a capsule file). */
+/** What `terra run` runs: a capsule (its bytes and verified), its configuration, and the compiler's reaction bound (unknown for a capsule file). */
 interface Runnable {
   capsule: Uint8Array;
+  verified: VerifiedCapsule;
   config: Configuration;
   bound?: number | null;
 }
@@ -52,14 +53,15 @@ interface Runnable {
  * @throws InputError for a rejected capsule or a configuration that is not bundled.
  */
 function capsuleRunnable(file: string, bytes: Uint8Array): Runnable {
-  let configId: number;
+  let verified: VerifiedCapsule;
   try {
-    configId = loadCapsule(bytes, { sha256 }).configId;
+    verified = loadCapsule(bytes, { sha256 });
   } catch (e) {
     if (e instanceof VerifyError || e instanceof CapsuleError) throw new InputError(`${file}: rejected: ${e.message}`);
     throw e;
   }
   const known = bundledDefs().map((name) => ({ name, config: builtinConfig(name, builtinDefsDir()) }));
+  const configId = verified.configId;
   const match = known.find((k) => k.config.id === configId);
   if (!match) {
     const hex = (n: number) => `0x${(n >>> 0).toString(16).padStart(8, "0")}`;
@@ -68,7 +70,7 @@ function capsuleRunnable(file: string, bytes: Uint8Array): Runnable {
         "run the script that produced the capsule, with its .defs on the include path",
     );
   }
-  return { capsule: bytes, config: match.config };
+  return { capsule: bytes, verified, config: match.config };
 }
 
 export function registerBasics(program: Command): void {
@@ -149,7 +151,7 @@ export function registerBasics(program: Command): void {
       } else {
         const r = compiled(file, opts);
         if (!r.ok) fail(r, opts.json);
-        run = { capsule: r.capsule!, config: r.config!, bound: r.report!.max_instructions_per_reaction };
+        run = { capsule: r.capsule!, verified: loadCapsule(r.capsule!, { sha256 }), config: r.config!, bound: r.report!.max_instructions_per_reaction };
       }
       let trace: ReturnType<typeof parseTrace> = [];
       if (opts.inputs) {
@@ -160,15 +162,14 @@ export function registerBasics(program: Command): void {
           throw e;
         }
       }
-      const cap = loadCapsule(run.capsule, { sha256 });
       const printOutput = (o: OutputRecord) => process.stdout.write(`${String(o.at_ms).padStart(9)} ms  ${o.event}${o.value === null ? "" : ` ${JSON.stringify(o.value)}`}\n`);
       let res: Omit<RunResult, "state">;
       try {
         res = opts.vm === "c"
           ? runMoteC(run.capsule, run.config, { traceFile: opts.inputs, until, nodeId, seed, maxReactions })
           : opts.realtime
-            ? await runMoteRealtime(cap, run.config, { trace, until, nodeId, seed, maxReactions, onOutput: printOutput })
-            : runMote(cap, run.config, { trace, until, nodeId, seed, maxReactions });
+            ? await runMoteRealtime(run.verified, run.config, { trace, until, nodeId, seed, maxReactions, onOutput: printOutput })
+            : runMote(run.verified, run.config, { trace, until, nodeId, seed, maxReactions });
       } catch (e) {
         if (e instanceof StallError) throw new InputError(`${file}: ${e.message}`);
         throw e;

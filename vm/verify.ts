@@ -30,7 +30,7 @@
  *     point (the entry point, a trail entry, a jump or branch target). The
  *     depth at every instruction is then that of the instruction before (0
  *     after one that does not fall through) on every path, and the check is
- *     linear with no per-pc state (the C loader's scratch is one bitmap);
+ *     one sweep with a bitmap of join points (the C loader's scratch);
  *  8. `trackDepth` covers the track-stack bound of docs/vm.md.
  */
 import {
@@ -146,6 +146,9 @@ export interface CapsuleAnalysis {
   errorInput: number;
 }
 
+/** A jump or a branch: control may go on at its code target. */
+const takesTarget = (spec: DecodedInstr["spec"]): boolean => spec.flow === "jump" || spec.flow === "branch";
+
 function analyse(c: Capsule, opts: VerifyOptions, checkBounds: boolean): CapsuleAnalysis {
   const floatOk = opts.float ?? true;
   const code = c.code;
@@ -186,7 +189,8 @@ function analyse(c: Capsule, opts: VerifyOptions, checkBounds: boolean): Capsule
   }
   const isStart = (t: number) => t >= 0 && t < len && starts[t] === 1;
 
-  // 3. per-instruction operand checks
+  // 3. per-instruction operand checks (and the join points of step 7: entry operands, jump and branch targets)
+  const join = new Uint8Array(len);
   const role: (SlotRole | undefined)[] = new Array(c.slots).fill(undefined);
   const isBase = new Uint8Array(c.slots);
   const owner: number[] = new Array(c.slots).fill(-1);
@@ -201,17 +205,19 @@ function analyse(c: Capsule, opts: VerifyOptions, checkBounds: boolean): Capsule
     const name = spec.name;
     if (TRACK_PUSHERS.has(name)) pushers++;
     // code targets
+    const jumps = takesTarget(spec);
     for (let i = 0; i < spec.operands.length; i++) {
       if (!isTargetKind(spec.operands[i])) continue;
       const t = o[i];
       if (!isStart(t)) {
-        const kind = spec.flow === "jump" || spec.flow === "branch" ? "jump" : name;
+        const kind = jumps ? "jump" : name;
         const what = `${kind} target ${t < 0 ? `-0x${hex4(-t)}` : `0x${hex4(t)}`}`;
         if (t < 0 || t >= len) fail(`${what} is outside the code (0x${hex4(len)} bytes)`, pc);
         let s = t;
         while (s > 0 && !starts[s]) s--;
         fail(`${what} is inside the instruction at 0x${hex4(s)}`, pc);
       }
+      if (jumps || i === spec.entry) join[t] = 1;
     }
     // var-area accesses
     const mem = spec.mem;
@@ -350,14 +356,7 @@ function analyse(c: Capsule, opts: VerifyOptions, checkBounds: boolean): Capsule
   // target) with an empty stack: jumps and branches leave the stack empty, and so must whatever
   // falls into a join point. The depth before each instruction is therefore that of the one before,
   // or 0, and is the same on every path.
-  const join = new Uint8Array(len);
   join[c.entry] = 1;
-  for (let pc = 0; pc < len; pc++) {
-    const d = instrs[pc];
-    if (!d) continue;
-    if (d.spec.entry !== undefined) join[d.operands[d.spec.entry]] = 1;
-    if (d.spec.flow === "jump" || d.spec.flow === "branch") join[d.operands[d.spec.operands.findIndex(isTargetKind)]] = 1;
-  }
   let maxStack = 0;
   const stackLimit = checkBounds ? c.stackCells : 255;
   let din = 0;
@@ -369,8 +368,7 @@ function analyse(c: Capsule, opts: VerifyOptions, checkBounds: boolean): Capsule
     }
     const pops = popsOf(spec, d.operands);
     if (din < pops) fail(`stack underflow: ${spec.name} pops ${pops} with ${din} on the stack`, pc);
-    const jumps = spec.flow === "jump" || spec.flow === "branch";
-    if ((spec.sync || jumps) && din - pops !== 0) {
+    if ((spec.sync || takesTarget(spec)) && din - pops !== 0) {
       fail(`stack not empty at ${spec.name} (${din - pops} cells left): ` +
         (spec.sync ? "control passes to other trails here" : "jumps and branches need an empty eval stack"), pc);
     }

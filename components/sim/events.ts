@@ -149,7 +149,8 @@ export class EventQueue {
     this.node[id] = node;
     this.arg[id] = arg;
     this.epoch[id] = epoch;
-    (t - this.lastTime < NEAR_US ? this.near : this.far).push(t, first ? this.nextSeq++ - FIRST_OFFSET : this.nextSeq++, id);
+    const seq = this.nextSeq++;
+    (t - this.lastTime < NEAR_US ? this.near : this.far).push(t, first ? seq - FIRST_OFFSET : seq, id);
   }
 
   /** Time of the earliest event (Infinity when empty). */
