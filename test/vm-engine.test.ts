@@ -322,6 +322,21 @@ describe("inputs", () => {
     expect(r.values).toEqual([0xfe, -2, 0xfffe, -2, -2, 0x78, 0x78, 0x5678, 0x5678, 0x12345678]);
   });
 
+  test("before the first input occurrence the event data reads as zeros (the C loader's state shares its buffer)", () => {
+    const r = run({
+      asm: `
+          evld.32
+          outv 2
+          evget 0, 64
+          outr 3, 0, 32
+          outr 3, 32, 32
+          halt
+      `,
+      varBytes: 64,
+    });
+    expect(r.values).toEqual([0, new Array(32).fill(0), new Array(32).fill(0)]);
+  });
+
   test("record data: evget copies bytes, the buffer is zero-filled and truncated at 64 bytes", () => {
     const big = Uint8Array.from({ length: 70 }, (_, i) => i + 1);
     const r = run(

@@ -13,6 +13,7 @@
 #include "tvm.h"
 
 tvm_t tvm;
+tvm_ev_t tvm_ev;
 #if defined(__GNUC__)
 uint8_t tvm_mem[TVM_MEM_BYTES] __attribute__((aligned(4)));
 #else
@@ -333,20 +334,20 @@ static TVM_INLINE uint16_t occur(const tvm_qentry_t *e, const uint8_t *tbl, uint
   len = e->len;
   if (len == 0xff) {
 #if TVM_QUEUE_COPY
-    wr32(tvm.ev, (uint32_t)e->value);
+    wr32(tvm_ev.data, (uint32_t)e->value);
 #else
-    wr32(tvm.ev, (uint32_t)e->u.value);
+    wr32(tvm_ev.data, (uint32_t)e->u.value);
 #endif
     len = 4;
   } else {
 #if TVM_QUEUE_COPY
-    memcpy(tvm.ev, e->data, len);
+    memcpy(tvm_ev.data, e->data, len);
 #else
-    memcpy(tvm.ev, e->u.ptr, len);
+    memcpy(tvm_ev.data, e->u.ptr, len);
 #endif
   }
   aux = e->aux;
-  if (tvm.ev_dirty > len) memset(tvm.ev + len, 0, (uint8_t)(tvm.ev_dirty - len));
+  if (tvm.ev_dirty > len) memset(tvm_ev.data + len, 0, (uint8_t)(tvm.ev_dirty - len));
   tvm.ev_dirty = len;
   *tp = 0;
   if (!(k = tbl[2])) return 0;
@@ -631,11 +632,11 @@ dispatch:
   ALSO(EVLD_I16)
   ALSO(EVLD_32)
     adv = (uint8_t)(*ip - TVM_OP_EVLD_U8);
-    p = tvm.ev;
+    p = tvm_ev.data;
     ip++;
     goto load;
   CASE(EVGET)
-    memcpy(tvm.vars + RD16(ip + 1), tvm.ev, ip[3]);
+    memcpy(tvm.vars + RD16(ip + 1), tvm_ev.data, ip[3]);
     ip += 4;
     NEXT;
   CASE(OUT)

@@ -106,7 +106,38 @@ typedef struct {
   uint32_t async_slices;
 } tvm_stats_t;
 
-/* ---- VM state (everything outside tvm_mem) ---- */
+/* ---- the loader's state (core/verify.c), in the place of the event buffer tvm_ev ---- */
+typedef struct {            /* the capsule being verified */
+  const uint8_t *code;
+  uint16_t clen;
+  tvm_off_t cbase;          /* capsule offset of the code */
+  uint8_t *starts;          /* bitmap: instruction starts (steps 2-4), then join points (steps 5-7) */
+  uint8_t *role;            /* per slot: role | first slot of its gate << 3 */
+  uint8_t *ids;             /* 256-bit scratch: input ids, listed gates */
+  tvm_off_t p, tend;        /* table parsing */
+} tvm_load_cap_t;
+
+typedef struct {            /* the decoded instruction */
+  uint8_t op;
+  uint8_t c[7];             /* class descriptor */
+  uint8_t nops;
+  uint8_t size;
+  uint8_t kind[6];          /* operand kinds, TVM_K_NONE after the last */
+  uint8_t tgt, n8, slot;    /* index of the first code target, n8 operand, slot operand (when there is one) */
+  uint8_t shift;            /* log2 of the fixed var-area access width (from the opcode's entry) */
+  uint16_t o[5];            /* operands (low 16 bits); code targets as absolute pcs (a negative rel8 target wraps above any code) */
+} tvm_load_ins_t;
+
+/* ---- the event buffer, and the loader's state in its place ---- */
+typedef union {
+  uint8_t data[TVM_EVENT_DATA_BYTES]; /* the current input occurrence's data (zeros after tvm_load) */
+  struct { tvm_load_ins_t ins; tvm_load_cap_t cap; } load; /* tvm_load's state, unused once loaded: 46 B
+                                   on AVR and MSP430, so the union is no larger there (on 32- and 64-bit hosts it is) */
+} tvm_ev_t;
+
+extern tvm_ev_t tvm_ev;
+
+/* ---- VM state (everything outside tvm_mem and tvm_ev) ---- */
 typedef struct {
   const uint8_t *code;      /* the code section */
   uint8_t *vars;            /* var area */
@@ -135,7 +166,6 @@ typedef struct {
   uint8_t err_count;
   uint8_t err_codes[TVM_ERROR_QUEUE];
   tvm_qentry_t q[TVM_QUEUE_CAP]; /* (before ev: on AVR its fields are then in reach of displacements) */
-  uint8_t ev[TVM_EVENT_DATA_BYTES];
   uint8_t no_gates[3];      /* zeros: the input table of an input no trail awaits (on AVR a test
                                for a null table cost 5 cycles per reaction) */
 #if TVM_STATS

@@ -8,9 +8,10 @@
  * (core/opcodes.h). The verifier's scratch space (a bitmap of instruction
  * starts, then of join points; slot roles; input-id bits) is the part of
  * tvm_mem after the capsule, which the script's state then overwrites.
- * Written for size: the state is in one static struct, instructions are
- * decoded into one static record, and the sweeps over the code share one
- * decoder.
+ * Written for size: the state is one record and instructions are decoded
+ * into one record, both in the event buffer's place (tvm_ev.load, unused
+ * until the first reaction; tvm_load clears it before it returns), and the
+ * sweeps over the code share one decoder.
  */
 #include <limits.h>
 #include "tvm.h"
@@ -31,18 +32,9 @@ static TVM_ROM uint8_t KSIZE[15] = { 1, 1, 2, 2, 4, 4, 1, 2, 1, 1, 2, 1, 1, 1, 1
 #define H_ENTRY 20
 
 
-/* The decoded instruction. */
-static struct {
-  uint8_t op;
-  uint8_t c[7];     /* class descriptor */
-  uint8_t nops;
-  uint8_t size;
-  uint8_t kind[6];  /* operand kinds, TVM_K_NONE after the last */
-  uint8_t tgt, n8, slot; /* index of the first code target, n8 operand, slot operand (when there is one) */
-  uint8_t shift;    /* log2 of the fixed var-area access width (from the opcode's entry) */
-  uint16_t o[5];    /* operands (low 16 bits); code targets as absolute pcs (a negative rel8 target wraps above any code) */
-} D;
-
+/* The loader's state: tvm_ev.load (core/tvm.h), in the event buffer's place. */
+#define V (tvm_ev.load.cap)
+#define D (tvm_ev.load.ins)
 /* flow (0 seq, 1 jump, 2 branch, 3 halt): seq and branch go on to the next instruction, jump and
  * branch to their code target */
 #define FALLS_THROUGH (!(D.c[0] & 8))
@@ -76,17 +68,6 @@ static vsum_t add_sat(vsum_t a, uint16_t b) {
   return s < a ? (vsum_t)-1 : s;
 }
 #endif
-
-/* The capsule being verified. */
-static struct {
-  const uint8_t *code;
-  uint16_t clen;
-  tvm_off_t cbase;          /* capsule offset of the code */
-  uint8_t *starts;          /* bitmap: instruction starts (steps 2-4), then join points (steps 5-7) */
-  uint8_t *role;            /* per slot: role | first slot of its gate << 3 */
-  uint8_t *ids;             /* 256-bit scratch: input ids, listed gates */
-  tvm_off_t p, tend;        /* table parsing */
-} V;
 
 enum { BIT_GET, BIT_SET };
 
@@ -406,6 +387,7 @@ uint8_t tvm_load(tvm_off_t len) {
   tvm.error_in = error_in;
   tvm.last_id = TVM_NO_EVENT_ID;
   tvm.last_table = tvm.no_gates;
+  memset(&tvm_ev, 0, sizeof tvm_ev); /* the event buffer, after the loader's state in its place */
   tvm.flags = TVM_F_LOADED;
   return TVM_OK;
 
