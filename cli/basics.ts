@@ -16,6 +16,7 @@ import { loadCapsule, type VerifiedCapsule, VerifyError } from "../vm/verify";
 import { builtinConfig } from "../firmware-host/config-json";
 import { imageFits } from "../firmware-host/image";
 import { runMoteC } from "./cvm";
+import { MOTE_SIMULATORS, MOTE_VMS, runMoteSim } from "./motesim";
 import { builtinDefsDir, bundledDefs, collect, compileFile, InputError, intOption, printDiagnostics, readBytes, readText, sha256, UsageError, writeBytes } from "./util";
 
 interface Common {
@@ -133,12 +134,13 @@ export function registerBasics(program: Command): void {
     .option("--node-id <n>", "getNodeId() of the mote", "1")
     .option("--seed <n>", "seed of random()")
     .option("--json", "print {\"outputs\": [...], \"errors\": [...]} on stdout")
-    .option("--vm <ts|c>", "the VM to run on: ts (TypeScript) or c (firmware-host terra-mote)", "ts")
+    .option("--vm <vm>", "the VM to run on: ts (TypeScript), c (firmware-host terra-mote), or the mote firmware on a simulated MCU: micaz (simavr), telosb (mspdebug), samr21 (qemu)", "ts")
     .option("--realtime", "logical time follows the wall clock; each output is printed when it happens (TypeScript VM)")
     .option("--max-reactions <n>", "reactions without the mote becoming idle before the run stops (virtual time only advances when it is idle; default 1000000)")
     .action((file: string, opts: Common & { inputs?: string; until?: string; nodeId: string; seed?: string; vm: string; realtime?: boolean; maxReactions?: string }) => guard(async () => {
-      if (opts.vm !== "ts" && opts.vm !== "c") throw new UsageError(`--vm must be ts or c, got "${opts.vm}"`);
-      if (opts.realtime && opts.vm === "c") throw new UsageError("--realtime runs on the TypeScript VM; drop --vm c");
+      const mote = MOTE_VMS.find((p) => p === opts.vm);
+      if (opts.vm !== "ts" && opts.vm !== "c" && !mote) throw new UsageError(`--vm must be ts, c, ${MOTE_VMS.join(", ")}, got "${opts.vm}"`);
+      if (opts.realtime && opts.vm !== "ts") throw new UsageError(`--realtime runs on the TypeScript VM; drop --vm ${opts.vm}`);
       if (opts.realtime && opts.json) throw new UsageError("--realtime prints outputs as they happen; it does not combine with --json");
       const until = opts.until === undefined ? undefined : intOption(opts.until, "--until");
       const nodeId = intOption(opts.nodeId, "--node-id", 0xffff);
@@ -167,9 +169,11 @@ export function registerBasics(program: Command): void {
       try {
         res = opts.vm === "c"
           ? runMoteC(run.capsule, run.config, { traceFile: opts.inputs, until, nodeId, seed, maxReactions })
-          : opts.realtime
-            ? await runMoteRealtime(run.verified, run.config, { trace, until, nodeId, seed, maxReactions, onOutput: printOutput })
-            : runMote(run.verified, run.config, { trace, until, nodeId, seed, maxReactions });
+          : mote
+            ? runMoteSim(mote, run.capsule, run.config, trace, { until, nodeId, seed, maxReactions })
+            : opts.realtime
+              ? await runMoteRealtime(run.verified, run.config, { trace, until, nodeId, seed, maxReactions, onOutput: printOutput })
+              : runMote(run.verified, run.config, { trace, until, nodeId, seed, maxReactions });
       } catch (e) {
         if (e instanceof StallError) throw new InputError(`${file}: ${e.message}`);
         throw e;
@@ -182,7 +186,7 @@ export function registerBasics(program: Command): void {
       for (const e of res.errors) process.stdout.write(`${String(e.at_ms).padStart(9)} ms  runtime error ${e.code}: ${e.message} (pc 0x${e.pc.toString(16).padStart(4, "0")})\n`);
       const s = res.stats;
       process.stderr.write(
-        `${res.halted ? "program terminated" : "stopped"} at ${res.end_ms} ms: ${s.reactions} reactions, ${s.instructions} VM instructions ` +
+        `${mote ? `${MOTE_SIMULATORS[mote]}: ` : ""}${res.halted ? "program terminated" : "stopped"} at ${res.end_ms} ms: ${s.reactions} reactions, ${s.instructions} VM instructions ` +
           `(at most ${s.maxReactionInstructions} in one reaction${run.bound === undefined ? "" : `; bound ${run.bound}`})` +
           `${s.queueOverflows ? `, ${s.queueOverflows} input queue overflows` : ""}${s.droppedErrors ? `, ${s.droppedErrors} errors without ERROR reaction` : ""}\n`,
       );

@@ -29,6 +29,9 @@ export type MotePlatform = "micaz" | "telosb" | "samr21";
 /** Bytes of the VM block of each platform's test builds (Makefile `SUITE_MEM`: less than the image's, as they copy queued records; test/c-image.test.ts keeps them equal). */
 export const SUITE_BLOCK_BYTES: Record<MotePlatform, number> = { micaz: 2304, telosb: 5120, samr21: 8192 };
 
+/** Whether each platform's builds have float instructions (Makefile `FLOAT`): the others reject float capsules. */
+export const SUITE_FLOAT: Record<MotePlatform, boolean> = { micaz: false, telosb: false, samr21: true };
+
 /** Every `.terra` file below the given directories (depth first, directory order); missing directories are skipped. */
 export function terraScripts(dirs: string[]): string[] {
   const out: string[] = [];
@@ -54,6 +57,8 @@ export interface SuiteCase {
   nodeId?: number;
   /** Reactions without the VM becoming idle before the run stops (vm/driver.ts StallError; default 1e6). */
   maxReactions?: number;
+  /** Seed of random() (`terra run --seed`); default: from the node id. */
+  seed?: number;
 }
 
 /** Flash a case takes in a suite's data (comp/suite.h job, input and reading rows, record bytes), in bytes: an estimate that errs high. */
@@ -107,7 +112,7 @@ export function suiteSource(cases: SuiteCase[], grpId: number): string {
     if (rd.length) out.push(`static TVM_ROM tc_reading_t c${i}_rd[] = { ${rd.join(", ")} };`);
     const last = c.trace.length ? c.trace[c.trace.length - 1].at : 0;
     const until = (c.until ?? last) + 1;
-    jobs.push(`{ c${i}, ${c.capsule.length}, ${rows.length ? `c${i}_in` : "0"}, ${rows.length}, ${rd.length ? `c${i}_rd` : "0"}, ${rd.length}, ${until}u, ${c.config.id === grpId ? 1 : 0}, ${c.nodeId ?? 1}, ${c.maxReactions ?? STALL_LIMIT}ul }`);
+    jobs.push(`{ c${i}, ${c.capsule.length}, ${rows.length ? `c${i}_in` : "0"}, ${rows.length}, ${rd.length ? `c${i}_rd` : "0"}, ${rd.length}, ${until}u, ${c.config.id === grpId ? 1 : 0}, ${c.nodeId ?? 1}, ${c.maxReactions ?? STALL_LIMIT}ul, ${c.seed === undefined ? 0 : 1}, ${c.seed ?? 0}u }`);
   });
   out.push("", `TVM_ROM tc_job_t tc_suite[] = {\n  ${jobs.join(",\n  ")}\n};`);
   out.push(`const uint16_t tc_suite_len = ${cases.length};`, "");
@@ -239,7 +244,7 @@ export function decodeSuiteReport(text: string, cases: SuiteCase[]): string[] {
 /** What `terra run --json` prints for a case on the TypeScript VM (without stats.bound), or "THROWS: ...". */
 export function expectedJson(c: SuiteCase, sha256: (d: Uint8Array) => Uint8Array): string {
   try {
-    const res = runMote(loadCapsule(c.capsule, { sha256 }), c.config, { trace: c.trace, until: c.until, nodeId: c.nodeId ?? 1, maxReactions: c.maxReactions });
+    const res = runMote(loadCapsule(c.capsule, { sha256 }), c.config, { trace: c.trace, until: c.until, nodeId: c.nodeId ?? 1, seed: c.seed, maxReactions: c.maxReactions });
     return JSON.stringify({ outputs: res.outputs, errors: res.errors, stats: { ...res.stats, halted: res.halted, end_ms: res.end_ms } });
   } catch (e) {
     return `THROWS: ${(e as Error).message}`;

@@ -27,7 +27,7 @@ import { describe, expect, test } from "vitest";
 import { compile } from "../compiler/compile";
 import { parseTrace } from "../components/trace";
 import { builtinConfig } from "../firmware-host/config-json";
-import { buildSuite, decodeSuiteReport, expectedJson, FIRMWARE_DIR, make, missingTools, type MotePlatform, runImage, SUITE_BLOCK_BYTES, type SuiteCase, suiteChunks, terraScripts } from "../firmware-host/harness";
+import { buildSuite, decodeSuiteReport, expectedJson, FIRMWARE_DIR, make, missingTools, type MotePlatform, runImage, SUITE_BLOCK_BYTES, SUITE_FLOAT, type SuiteCase, suiteChunks, terraScripts } from "../firmware-host/harness";
 import { imageNeeds } from "../firmware-host/image";
 import { arbCase, compileSource } from "./helpers/genprog";
 
@@ -35,7 +35,6 @@ const sha256 = (d: Uint8Array) => new Uint8Array(createHash("sha256").update(d).
 const ROOT = resolve(import.meta.dirname ?? ".", "..");
 const RUNS = Number(process.env.C_SIM_RUNS ?? 30);
 const SEED = Number(process.env.C_SIM_SEED ?? 1234);
-const FLOAT: Record<MotePlatform, boolean> = { micaz: false, telosb: false, samr21: true };
 const NET = builtinConfig("TerraNet.defs").id;
 const GRP = builtinConfig("TerraGrp.defs").id;
 
@@ -65,10 +64,19 @@ function scriptCases(): SuiteCase[] {
   return out;
 }
 
+/** random() from a seed (terra run --seed), and from the node id without one: four bytes of each on SET_PORT_A. */
+function seedCases(): SuiteCase[] {
+  const r = compileSource(`#include "TerraNet.defs"\nloop i, 4 do\n  emit SET_PORT_A(random());\n  await 1s;\nend\n`);
+  expect(r.ok).toBe(true);
+  return [12345, undefined].map((seed) => ({ name: `random() seed ${seed}`, capsule: r.capsule!, config: r.config!, trace: [], until: 5000, nodeId: 3, seed }));
+}
+
 function generatedCases(float: boolean, n: number, seed: number): SuiteCase[] {
   return fc.sample(arbCase({ float }), { numRuns: n, seed }).map((c) => {
     const r = compileSource(c.source);
-    return { name: `genCase(${c.seed})`, capsule: r.capsule!, config: r.config!, trace: parseTrace("trace.json", JSON.stringify(c.trace), r.config!), until: c.until };
+    // half of them with an explicit seed of random() (terra run --seed), the others seeded by the node id
+    return { name: `genCase(${c.seed})`, capsule: r.capsule!, config: r.config!, trace: parseTrace("trace.json", JSON.stringify(c.trace), r.config!), until: c.until,
+      seed: c.seed & 1 ? c.seed >>> 0 : undefined };
   });
 }
 
@@ -83,8 +91,8 @@ describe.each(["micaz", "samr21", "telosb"] as const)("%s", (platform) => {
   }, 300_000);
 
   test(`examples, fixtures and ${RUNS} generated programs print what terra run prints`, () => {
-    const cases = [...scriptCases(), ...generatedCases(FLOAT[platform], RUNS, SEED)]
-      .filter((c) => FLOAT[platform] || (c.capsule[3] & 1) === 0);
+    const cases = [...scriptCases(), ...seedCases(), ...generatedCases(SUITE_FLOAT[platform], RUNS, SEED)]
+      .filter((c) => SUITE_FLOAT[platform] || (c.capsule[3] & 1) === 0);
     expect(cases.length).toBeGreaterThan(RUNS);
     // one test build per chunk of cases that fits the flash
     const got = suiteChunks(cases).flatMap((chunk, k) => {

@@ -127,6 +127,41 @@ describe("terra", () => {
     expect(b.err.trim()).toBe(`terra: script ${bin}: a binary file, not a Céu-T script`);
   });
 
+  it("run --vm micaz|telosb|samr21: the mote firmware on its simulator prints what --vm ts prints, seed included; scripts it cannot run get one line each", () => {
+    const args = ["--inputs", "examples/monitor.trace.json", "--until", "60000", "--seed", "7", "--node-id", "4", "--json"];
+    const ts = terra("run", "examples/monitor.terra", ...args);
+    expect(ts.code, ts.err).toBe(0);
+    const seeded = file("seeded.terra", '#include "TerraNet.defs"\nloop i, 3 do\n  emit SET_PORT_A(random());\n  await 1s;\nend\n');
+    const want = terra("run", seeded, "--seed", "99", "--json").out;
+    for (const vm of ["micaz", "telosb", "samr21"]) {
+      const r = terra("run", "examples/monitor.terra", ...args, "--vm", vm);
+      expect(r.code, r.err).toBe(0);
+      expect(r.out, vm).toBe(ts.out);
+      expect(terra("run", seeded, "--seed", "99", "--json", "--vm", vm).out, vm).toBe(want);
+    }
+    const text = terra("run", "examples/counter.terra", "--inputs", "examples/counter.trace.json", "--vm", "micaz");
+    expect(text.code).toBe(0);
+    expect(text.out).toBe(terra("run", "examples/counter.terra", "--inputs", "examples/counter.trace.json").out);
+    expect(text.err).toMatch(/^MicaZ \(ATmega128\) on simavr: stopped at \d+ ms: /);
+    const float = file("float.terra", '#include "TerraNet.defs"\nvar float f = 1.5;\nemit LEDS(<ubyte>f);\n');
+    const f = terra("run", float, "--vm", "micaz");
+    expect(f.code).toBe(1);
+    expect(f.err.trim()).toBe("terra: --vm micaz: the script uses float, which the micaz firmware is built without (FLOAT=0); --vm samr21, c and ts run it");
+    expect(JSON.parse(terra("run", float, "--vm", "samr21", "--json").out).outputs).toEqual([{ event: "LEDS", value: 1, at_ms: 0 }]);
+    const big = file("big.terra", '#include "TerraNet.defs"\nvar ubyte[2500] a;\na[1] = 3;\nemit LEDS(a[1]);\n');
+    const b = terra("run", big, "--vm", "micaz");
+    expect(b.code).toBe(1);
+    expect(b.err).toMatch(/^terra: --vm micaz: the capsule needs \d+ B of the VM's block .*, the micaz test build has 2304 B\n$/);
+    const w = terra("run", "test/fixtures/c/weather.terra", "--vm", "telosb");
+    expect(w.code).toBe(1);
+    expect(w.err).toMatch(/the mote firmware has the components of TerraNet\.defs and TerraGrp\.defs only/);
+    const stall = terra("run", "test/fixtures/c/stall.terra", "--until", "3000", "--vm", "micaz", "--max-reactions", "200");
+    expect(stall.code).toBe(1);
+    expect(stall.err).toBe(terra("run", "test/fixtures/c/stall.terra", "--until", "3000", "--max-reactions", "200").err);
+    expect(terra("run", "examples/counter.terra", "--vm", "micaz", "--realtime").code).toBe(2);
+    expect(terra("run", "examples/counter.terra", "--vm", "avr").code).toBe(2);
+  }, 120_000);
+
   it("run --realtime: the same outputs as a virtual-time run, the last one no earlier on the wall clock than its logical time", () => {
     const args = ["run", "examples/counter.terra", "--inputs", "examples/counter.trace.json", "--until", "1000"];
     const t0 = Date.now();

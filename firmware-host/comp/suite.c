@@ -69,7 +69,7 @@ int main(void) {
       rp_c('\n');
       continue;
     }
-    tc_init(&MAPS[job->config], job->node_id, 0, 0, job->readings, job->nreadings);
+    tc_init(&MAPS[job->config], job->node_id, job->has_seed, job->seed, job->readings, job->nreadings);
     board_mark(1);
     r = tc_run_virtual(job->inputs, job->ninputs, job->until, TC_STALL_LIMIT, job->max_reactions);
     board_mark(2);

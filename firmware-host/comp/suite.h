@@ -18,6 +18,8 @@ typedef struct {
   uint8_t config;         /* 0 TerraNet, 1 TerraGrp */
   uint16_t node_id;
   uint32_t max_reactions; /* tc_run_virtual's limit (vm/driver.ts maxReactions) */
+  uint8_t has_seed;       /* 1: random() starts from seed (terra run --seed); 0: from the node id */
+  uint32_t seed;
 } tc_job_t;
 
 extern TVM_ROM tc_job_t tc_suite[];
