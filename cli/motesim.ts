@@ -71,9 +71,10 @@ export function runMoteSim(platform: MotePlatform, capsule: Uint8Array, config: 
       out = runImage(platform, buildSuite(platform, [kase], grp.id, dir), { timeoutMs: opts.timeoutMs });
     } catch (e) {
       const m = (e as Error).message;
-      throw new InputError(/ETIMEDOUT/.test(m)
-        ? `--vm ${platform}: ${where} did not finish within ${(opts.timeoutMs ?? 300_000) / 1000} s of wall-clock time (a shorter --until helps)`
-        : `--vm ${platform}: cannot build or run the firmware: ${m.trim()}`);
+      if (/ETIMEDOUT/.test(m)) throw new InputError(`--vm ${platform}: ${where} did not finish within ${(opts.timeoutMs ?? 300_000) / 1000} s of wall-clock time (a shorter --until helps)`);
+      // the tools' words for flash that overflows (GNU ld; ld.lld, whose data then reach the MSP430 vectors) or a table beyond avr-gcc's 32 KB objects
+      if (/overflow|will not fit|is too large|overlaps with .vectors/.test(m)) throw new InputError(`--vm ${platform}: the capsule and its trace of ${trace.length} entries do not fit the ${platform} test build's flash (a shorter trace helps)`);
+      throw new InputError(`--vm ${platform}: cannot build or run the firmware: ${m.trim().split("\n").slice(-4).map((l) => l.slice(0, 300)).join("\n")}`);
     }
     const got = decodeSuiteReport(out.stdout, [kase])[0];
     if (got.startsWith("THROWS: more than")) throw new StallError(got.slice("THROWS: ".length));

@@ -152,6 +152,14 @@ describe("terra", () => {
     const b = terra("run", big, "--vm", "micaz");
     expect(b.code).toBe(1);
     expect(b.err).toMatch(/^terra: --vm micaz: the capsule needs \d+ B of the VM's block .*, the micaz test build has 2304 B\n$/);
+    // a trace too long for the test build's flash: one line, not the linker's output
+    const echo = file("echo.terra", '#include "TerraNet.defs"\nloop do\n  var ubyte v = await CUSTOM;\n  emit LEDS(v);\nend\n');
+    for (const [vm, n] of [["micaz", 4000], ["telosb", 2000]] as const) {
+      const long = file(`long-${n}.json`, JSON.stringify(Array.from({ length: n }, (_, i) => ({ at_ms: i * 10, event: "CUSTOM", value: i & 255 }))));
+      const l = terra("run", echo, "--inputs", long, "--vm", vm);
+      expect(l.code, l.err).toBe(1);
+      expect(l.err).toBe(`terra: --vm ${vm}: the capsule and its trace of ${n} entries do not fit the ${vm} test build's flash (a shorter trace helps)\n`);
+    }
     const w = terra("run", "test/fixtures/c/weather.terra", "--vm", "telosb");
     expect(w.code).toBe(1);
     expect(w.err).toMatch(/the mote firmware has the components of TerraNet\.defs and TerraGrp\.defs only/);
