@@ -76,11 +76,6 @@ extern uint8_t tvm_mem[TVM_MEM_BYTES] __attribute__((aligned(4)));
 extern uint8_t tvm_mem[TVM_MEM_BYTES];
 #endif
 
-/* Byte offset of the fault when tvm_load rejects a capsule. */
-extern tvm_off_t tvm_reject_offset;
-/* Code offset (pc) of the fault, or 0xffff when the fault is not in the code. */
-extern uint16_t tvm_reject_pc;
-
 /* ---- one queued input occurrence ---- */
 typedef struct {
   uint8_t id;
@@ -131,11 +126,22 @@ typedef struct {            /* the decoded instruction */
 /* ---- the event buffer, and the loader's state in its place ---- */
 typedef union {
   uint8_t data[TVM_EVENT_DATA_BYTES]; /* the current input occurrence's data (zeros after tvm_load) */
-  struct { tvm_load_ins_t ins; tvm_load_cap_t cap; } load; /* tvm_load's state, unused once loaded: 46 B
-                                   on AVR and MSP430, so the union is no larger there (on 32- and 64-bit hosts it is) */
+  struct {
+    tvm_load_ins_t ins;
+    tvm_load_cap_t cap;
+    tvm_off_t reject_offset;
+    uint16_t reject_pc;
+  } load;                          /* tvm_load's state and verdict, unused once loaded: 50 B on AVR and
+                                      MSP430, so the union is no larger there (on 32- and 64-bit hosts it is) */
 } tvm_ev_t;
 
 extern tvm_ev_t tvm_ev;
+
+/* Where tvm_load found the fault when it rejects a capsule (read them before anything else runs:
+ * they are part of the loader's state): the capsule byte offset, and the code offset (pc) or 0xffff
+ * when the fault is not in the code. */
+#define tvm_reject_offset (tvm_ev.load.reject_offset)
+#define tvm_reject_pc (tvm_ev.load.reject_pc)
 
 /* ---- VM state (everything outside tvm_mem and tvm_ev) ---- */
 typedef struct {

@@ -19,9 +19,6 @@
 #include "sha256.h"
 #endif
 
-tvm_off_t tvm_reject_offset;
-uint16_t tvm_reject_pc;
-
 static TVM_ROM uint8_t OPCLASS[TVM_OP_LIMIT] = TVM_OPCLASS_TABLE;
 static TVM_ROM uint8_t CLASSES[TVM_NCLASSES][7] = TVM_CLASS_TABLE;
 static TVM_ROM uint8_t KSIZE[15] = { 1, 1, 2, 2, 4, 4, 1, 2, 1, 1, 2, 1, 1, 1, 1 };
