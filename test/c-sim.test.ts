@@ -197,9 +197,15 @@ await FOREVER;
   expect(Buffer.from(m![1], "hex").readUInt32LE(5)).toBe(acc);
 }, 300_000);
 
-test("MicaZ image: a capsule of another configuration or one too big for the VM's block is refused at boot, with the reason", () => {
+test("MicaZ image: a capsule of another configuration or one too big for the VM's block is refused by make app, and at boot, with the reason", () => {
   const dir = mkdtempSync(join(tmpdir(), "terra-app-"));
-  const image = (name: string, source: string) => runImage("micaz", appImage("micaz", dir, name, source), { maxCycles: 7_372_800 }).stdout;
+  // make app's check (appcheck.ts), one line each
+  expect(() => appImage("micaz", dir, "grp", '#include "TerraGrp.defs"\nemit LEDS(1);\nawait FOREVER;\n'))
+    .toThrow(/APP_CAP=\S+grp\.cap: capsule byte 8: configuration id 0x[0-9a-f]{8}, the images run TerraNet\.defs scripts/);
+  expect(() => appImage("micaz", dir, "big", '#include "TerraNet.defs"\nvar ubyte[3100] big;\nbig[3] = 1;\nawait FOREVER;\n'))
+    .toThrow(/APP_CAP=\S+big\.cap: needs \d+ B of the VM's block .*, the image has 3072 B/);
+  // without it (APP_CHECK=0), the mote's own loader refuses them at boot
+  const image = (name: string, source: string) => runImage("micaz", appImage("micaz", dir, name, source, { APP_CHECK: "0" }), { maxCycles: 7_372_800 }).stdout;
   // the image's components are TerraNet's: a TerraGrp script would get the wrong events
   expect(image("grp", '#include "TerraGrp.defs"\nemit LEDS(1);\nawait FOREVER;\n')).toBe("X config\n");
   // 3,100 B of variables do not fit the MicaZ block (MEM 3072): TVM_E_MEMORY at byte 0

@@ -9,6 +9,9 @@
 #   $(B)/core-engine.o, $(B)/core-verify.o   the VM core alone (sizes)
 #   suite   SUITE=<generated C file> OUT=<dir>: $(OUT)/suite.elf, the test build
 #   app     APP_CAP=<capsule> OUT=<dir> [NAME=x] [APP_DEFS=-DRT_STOP_MS=n]: $(OUT)/$(NAME).elf, a firmware image
+#           (appcheck.ts first refuses a capsule the image would not run: one that fails verification,
+#           is not TerraNet's, uses float without FLOAT=1 or does not fit MEM; APP_CHECK=0 skips it, to
+#           see the mote's own refusal at boot)
 #   native  SCENARIO=1|2|3 OUT=<dir>: $(OUT)/native-$(SCENARIO).elf (apps/native.c)
 
 DISPATCH_FLAG := -DTVM_DISPATCH_GOTO=$(if $(filter goto,$(DISPATCH)),1,0)
@@ -60,6 +63,7 @@ suite: $(SUITE_SRCS) $(HDRS)
 	$(call build,$(SUITE_SRCS) $(SUITE),$(OUT)/suite.elf,$(SUITE_DEFS))
 
 app: $(RT_SRCS) $(HDRS)
+	test "$(APP_CHECK)" = 0 || { cd .. && npx tsx firmware-host/appcheck.ts $(abspath $(APP_CAP)) $(MEM) $(FLOAT); }
 	mkdir -p $(OUT)
 	{ echo '#include "$(CURDIR)/core/tvm.h"'; echo 'TVM_ROM uint8_t tc_capsule[] = {'; od -An -v -tu1 $(APP_CAP) | sed 's/  */,/g; s/^,//; s/$$/,/'; echo '};'; echo 'const uint16_t tc_capsule_len = sizeof tc_capsule;'; } > $(OUT)/$(NAME).cap.c
 	$(call build,$(RT_SRCS) $(OUT)/$(NAME).cap.c,$(OUT)/$(NAME).elf,$(CORE_DEFS) -DTC_REALTIME=1 $(APP_DEFS))
