@@ -171,7 +171,7 @@ typedef struct {
   uint8_t q_head, q_count;
   uint8_t err_count;
   uint8_t err_codes[TVM_ERROR_QUEUE];
-  tvm_qentry_t q[TVM_QUEUE_CAP]; /* (before ev: on AVR its fields are then in reach of displacements) */
+  tvm_qentry_t q[TVM_QUEUE_CAP]; /* the input queue: TVM_QUEUE_CAP entries from q_head */
   uint8_t no_gates[3];      /* zeros: the input table of an input no trail awaits (on AVR a test
                                for a null table cost 5 cycles per reaction) */
 #if TVM_STATS

@@ -10,8 +10,8 @@
  * tvm_mem after the capsule, which the script's state then overwrites.
  * Written for size: the state is one record and instructions are decoded
  * into one record, both in the event buffer's place (tvm_ev.load, unused
- * until the first reaction; tvm_load clears it before it returns), and the
- * sweeps over the code share one decoder.
+ * until the first reaction; tvm_load clears it when it accepts a capsule),
+ * and the sweeps over the code share one decoder.
  */
 #include <limits.h>
 #include "tvm.h"
