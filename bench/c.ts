@@ -164,6 +164,50 @@ function coreParts(p: Platform, engine: string, verify: string): { interpreter: 
   return { interpreter, scheduler: e.text + e.data - interpreter, loader_verifier: v.text + v.data };
 }
 
+/**
+ * The AVR interpreter's bytes by handler (`react`'s .text; a family such as `add` with its
+ * ALSO() members counts once): each instruction of the engine's assembler listing (mote.mk
+ * core-engine.lst: the core's flags plus -gdwarf-4, the same code) goes to the source line of the
+ * `.loc` before it, and a line between one CASE() and the next to that handler; the rest (entry,
+ * dispatch, input occurrence, trail end, errors, inlined helpers) is "reaction path". Approximate
+ * where the compiler merges code of several lines. Sorted by size, largest first.
+ * @throws Error when the listing has no handlers or its bytes do not add up to `reactBytes`
+ */
+function avrHandlerBytes(listing: string, source: string, reactBytes: number): Record<string, number> {
+  const lines = source.split("\n");
+  const cases: { line: number; name: string }[] = [];
+  lines.forEach((l, i) => {
+    const m = /^\s*CASE\((\w+)\)/.exec(l);
+    if (m) cases.push({ line: i + 1, name: m[1].toLowerCase() });
+  });
+  const end = lines.findIndex((l) => /^\s*L_INVALID:/.test(l)) + 1;
+  if (!cases.length || end <= cases[cases.length - 1].line) throw new Error("bench c: engine.c's handlers (CASE ... L_INVALID:) not found");
+  const owner = (line: number): string => {
+    if (line < cases[0].line || line >= end) return "reaction path";
+    let name = cases[0].name;
+    for (const c of cases) if (c.line <= line) name = c.name;
+    return name;
+  };
+  const bytes: Record<string, number> = {};
+  let section = "";
+  let line = 0;
+  let total = 0;
+  for (const l of listing.split("\n")) {
+    const sec = /\.section\s+([\w.]+)/.exec(l);
+    if (sec) section = sec[1];
+    const loc = /\.loc\s+1\s+(\d+)/.exec(l);
+    if (loc) line = Number(loc[1]);
+    const ins = /^\s*\d+ [0-9a-f]{4} ([0-9A-F ]+?)\s*\t/.exec(l);
+    if (!ins || section !== ".text.react") continue;
+    const n = ins[1].replace(/ /g, "").length / 2;
+    const who = line ? owner(line) : "reaction path";
+    bytes[who] = (bytes[who] ?? 0) + n;
+    total += n;
+  }
+  if (total !== reactBytes) throw new Error(`bench c: the listing holds ${total} B of react, its object ${reactBytes} B`);
+  return Object.fromEntries(Object.entries(bytes).sort((a, b) => b[1] - a[1]));
+}
+
 interface ScenarioResult {
   iterations: number;
   active_cycles: number;
@@ -431,6 +475,11 @@ registerBench({
         const st = avrCoreStack(objs);
         result[p].vm_stack_bytes = st.bytes;
         result[p].vm_stack_path = st.path;
+        const lst = join(BUILD, p, "core-engine.lst");
+        make(p, [lst]);
+        const react = symbols(p, objs[0]).find(([n]) => n === "react");
+        if (!react) throw new Error("bench c: no react in the MicaZ engine object");
+        result[p].interpreter_handler_bytes = avrHandlerBytes(readFileSync(lst, "utf8"), readFileSync(join(FIRMWARE_DIR, "core/engine.c"), "utf8"), react[1]);
       }
       if (p === "host") {
         const g = sizes(p, [join(BUILD, "host/core-goto.o")]);
@@ -506,6 +555,7 @@ registerBench({
         `CPU-bound loop at a frozen clock, cycles per iteration (VM / plain C): MicaZ ${fz(result.micaz)}, TelosB ${fz(result.telosb)}`,
         `MicaZ core: deepest C stack ${result.micaz.vm_stack_bytes} B (-fstack-usage along ${(result.micaz.vm_stack_path as string[]).join(" > ")}; callbacks not counted), ` +
           `with its static state ${(result.micaz.vm_stack_bytes as number) + (result.micaz.vm_ram_bytes as number)} B`,
+        `MicaZ interpreter by handler (B, react's .text by source line): ${Object.entries(result.micaz.interpreter_handler_bytes as Record<string, number>).slice(0, 12).map(([k, v]) => `${k} ${v}`).join(", ")}, ...`,
         `MicaZ image: deepest stack in the scenario runs ${result.micaz.stack_bytes_max} B (simavr), so RAM in use ${(result.micaz.image_data_bytes as number) + (result.micaz.image_bss_bytes as number) + (result.micaz.stack_bytes_max as number)} of 4096 B, the script's block ${result.micaz.block_bytes} B of it`,
         "",
         table(["TelosB scenario (300 s)", "iterations", "native", "native ratio", "cycles/VM instr", "active ratio"], (["cpu", "io", "timer"] as const).map((n) => {

@@ -45,6 +45,10 @@ MKFILES := Makefile platform/mote.mk platform/$(PLATFORM)/platform.mk
 $(B)/core-%.o: core/%.c $(CORE_HDR) $(MKFILES) | $(B)
 	$(CC) $(CORE_CFLAGS) $(if $(filter verify,$*),$(VERIFY_CFLAGS)) $(CORE_DEFS) -fstack-usage -c $< -o $@
 
+# the engine's assembler listing with its source lines (bench c: the interpreter's bytes per handler)
+$(B)/core-engine.lst: core/engine.c $(CORE_HDR) $(MKFILES) | $(B)
+	$(CC) $(CORE_CFLAGS) $(CORE_DEFS) -gdwarf-4 -c $< -o $(B)/core-engine-lst.o -Wa,-aln=$@
+
 $(B)/blink.cap: apps/blink.terra | $(B)
 	cd .. && npx tsx cli/main.ts compile firmware-host/apps/blink.terra -o firmware-host/$@ > /dev/null
 
