@@ -15,7 +15,7 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { CapsuleFlags } from "../vm/capsule";
-import { CapsuleError, loadCapsule, VerifyError } from "../vm/verify";
+import { CapsuleError, loadCapsule, type VerifiedCapsule, VerifyError } from "../vm/verify";
 import { builtinConfig } from "./config-json";
 import { imageNeeds } from "./image";
 
@@ -23,16 +23,17 @@ const sha256 = (d: Uint8Array) => new Uint8Array(createHash("sha256").update(d).
 
 /** The problem with `bytes` as the capsule of an image with a block of `mem` bytes, or undefined. */
 function appProblem(bytes: Uint8Array, mem: number, float: boolean): string | undefined {
+  let c: VerifiedCapsule;
   try {
-    loadCapsule(bytes, { sha256 });
+    c = loadCapsule(bytes, { sha256 });
   } catch (e) {
     if (e instanceof VerifyError || e instanceof CapsuleError) return `rejected: ${e.message} (compile the script again with terra compile)`;
     throw e;
   }
   const net = builtinConfig("TerraNet.defs").id;
-  const id = new DataView(bytes.buffer, bytes.byteOffset).getUint32(8, true);
-  if (id !== net) return `capsule byte 8: configuration id 0x${id.toString(16).padStart(8, "0")}, the images run TerraNet.defs scripts (0x${net.toString(16).padStart(8, "0")}): include TerraNet.defs`;
-  if (!float && bytes[3] & CapsuleFlags.Float) return "capsule byte 3: the script uses float and this image is built without it (FLOAT=1, or no float in the script)";
+  const hex = (n: number) => (n >>> 0).toString(16).padStart(8, "0");
+  if (c.configId !== net) return `capsule byte 8: configuration id 0x${hex(c.configId)}, the images run TerraNet.defs scripts (0x${hex(net)}): include TerraNet.defs`;
+  if (!float && c.flags & CapsuleFlags.Float) return "capsule byte 3: the script uses float and this image is built without it (FLOAT=1, or no float in the script)";
   const needs = imageNeeds(bytes);
   if (needs > mem) return `needs ${needs} B of the VM's block (capsule, then the verifier's scratch or the script's state), the image has ${mem} B (MEM=${needs} or more, or a smaller script)`;
   return undefined;
