@@ -323,7 +323,8 @@ function timedScenarios(p: "micaz" | "telosb", names: readonly ("cpu" | "io" | "
     const { capsule } = compileApp(app);
     const cap = join(dir, `${app}.cap`);
     writeFileSync(cap, capsule);
-    make(p, ["app"], { APP_CAP: cap, OUT: dir, NAME: app, APP_DEFS: appDefs });
+    // the VM and its driver, without the serial loader of MicaZ's images (SERIAL=0: no UART receiver, no poll of it)
+    make(p, ["app"], { APP_CAP: cap, OUT: dir, NAME: app, APP_DEFS: appDefs, SERIAL: "0" });
     make(p, ["native"], { SCENARIO: scenario, OUT: dir, APP_DEFS: appDefs });
     const vmElf = join(dir, `${app}.elf`), natElf = join(dir, `native-${scenario}.elf`);
     const vm = run(vmElf);
@@ -383,7 +384,7 @@ function frozenCpu(p: "micaz" | "telosb"): { cycles_per_iteration: number; nativ
   writeFileSync(cap, compileApp("bench_cpu").capsule);
   const N = 2000;
   const defs = `-DRT_FROZEN=1 -DRT_STOP_ITER=${N}`;
-  make(p, ["app"], { APP_CAP: cap, OUT: dir, NAME: "cpu", APP_DEFS: defs });
+  make(p, ["app"], { APP_CAP: cap, OUT: dir, NAME: "cpu", APP_DEFS: defs, SERIAL: "0" });
   make(p, ["native"], { SCENARIO: "1", OUT: dir, APP_DEFS: defs });
   const cycles = p === "micaz" ? simrunCycles : mspCycles;
   return {

@@ -7,6 +7,7 @@ import { Command, CommanderError } from "commander";
 import { registerBasics } from "./basics";
 import { registerBench } from "./bench";
 import { registerDeploy } from "./deploy";
+import { registerLoad } from "./load";
 import { registerMote } from "./mote";
 import { registerSim } from "./sim";
 import { InputError, UsageError } from "./util";
@@ -24,6 +25,7 @@ program
 registerBasics(program);
 registerBench(program);
 registerDeploy(program);
+registerLoad(program);
 registerMote(program);
 registerSim(program);
 

@@ -8,8 +8,8 @@
  * is turned back into the JSON of `terra run --json` with the
  * configuration's names and record layouts.
  */
-import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -165,6 +165,23 @@ export function runImage(platform: MotePlatform, elf: string, opts: { maxCycles?
   const r = spawnSync(join(FIRMWARE_DIR, "platform/telosb/mspsim.sh"), [elf], { encoding: "utf8", timeout, maxBuffer: 1 << 28 });
   if (r.error) throw r.error;
   return { stdout: r.stdout, stderr: r.stderr };
+}
+
+/** The loader's reasons (TVM_OK, TVM_E_TRUNCATED, ...), indexed by their codes, from core/tvm.h (what "X reject OFFSET REASON" gives). */
+export function rejectReasons(): string[] {
+  return [...readFileSync(join(FIRMWARE_DIR, "core/tvm.h"), "utf8").matchAll(/^\s+(TVM_(?:OK|E_\w+))(?: = \d+)?,/gm)].map((m) => m[1]);
+}
+
+/**
+ * Start a MicaZ image on simavr with its UART's receiver fed from the process's stdin (simrun -u; the
+ * image must be built with SERIAL=1, the default): a mote on a serial line, for `terra load --sim`
+ * and the tests. `realtime`: keep to the wall clock (simrun -r); `leds`: "leds VALUE MS" on stderr.
+ * The caller ends it (kill). Throws when simrun cannot be built.
+ */
+export function startMicaz(elf: string, opts: { realtime?: boolean; leds?: boolean } = {}): ChildProcess {
+  make("micaz", [`${FIRMWARE_DIR}/build/micaz/simrun`]);
+  const args = ["-q", "-u", ...(opts.realtime ? ["-r"] : []), ...(opts.leds ? ["-l"] : []), elf];
+  return spawn(join(FIRMWARE_DIR, "build/micaz/simrun"), args, { stdio: ["pipe", "pipe", "pipe"] });
 }
 
 /** Build a suite for a platform (in `dir`) and return the image's path. */

@@ -5,7 +5,10 @@
  * .defs figures, which follow Terra's rule (code, data and stacks within the
  * platform's script space) and say nothing of this VM's verifier scratch.
  */
-import { type CapsuleHeaderFields, decodeHeader, HEADER_BYTES } from "../vm/capsule";
+import { createHash } from "node:crypto";
+import { type CapsuleHeaderFields, CapsuleFlags, decodeHeader, HEADER_BYTES } from "../vm/capsule";
+import { CapsuleError, loadCapsule, type VerifiedCapsule, VerifyError } from "../vm/verify";
+import { builtinConfig } from "./config-json";
 
 /** Bytes of the block of each mote image (firmware-host/Makefile `MEM`; test/c-image.test.ts keeps them equal). */
 export const IMAGE_BLOCK_BYTES = { micaz: 3072, telosb: 6144, samr21: 24576 } as const;
@@ -63,4 +66,30 @@ export function imageFits(capsule: Uint8Array): ImageFit[] {
     loads: needs <= IMAGE_BLOCK_BYTES[platform],
     larger,
   }));
+}
+
+const sha256 = (d: Uint8Array) => new Uint8Array(createHash("sha256").update(d).digest());
+
+/**
+ * Why a mote image with a block of `mem` bytes (and float support or not) would refuse `bytes` as
+ * its capsule, in one line (where: capsule byte; what; how to fix it), or undefined when it would
+ * run it: it must decode and verify (vm/verify.ts, the verdicts of core/verify.c; `fix` is the advice
+ * for a capsule that does not), be TerraNet's (the images' real-time components, comp/rt.c), use no
+ * float without it, and load in the block (imageNeeds). `make app` (appcheck.ts) and `terra load` ask.
+ */
+export function imageProblem(bytes: Uint8Array, mem: number, float: boolean, fix: string): string | undefined {
+  let c: VerifiedCapsule;
+  try {
+    c = loadCapsule(bytes, { sha256 });
+  } catch (e) {
+    if (e instanceof VerifyError || e instanceof CapsuleError) return `rejected: ${e.message} (${fix})`;
+    throw e;
+  }
+  const net = builtinConfig("TerraNet.defs").id;
+  const hex = (n: number) => (n >>> 0).toString(16).padStart(8, "0");
+  if (c.configId !== net) return `capsule byte 8: configuration id 0x${hex(c.configId)}, the images run TerraNet.defs scripts (0x${hex(net)}): include TerraNet.defs`;
+  if (!float && c.flags & CapsuleFlags.Float) return "capsule byte 3: the script uses float and this image is built without it (FLOAT=1, or no float in the script)";
+  const needs = imageNeeds(bytes);
+  if (needs > mem) return `needs ${needs} B of the VM's block (capsule, then the verifier's scratch or the script's state), the image has ${mem} B (MEM=${needs} or more, or a smaller script)`;
+  return undefined;
 }

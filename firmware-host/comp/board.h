@@ -1,7 +1,9 @@
 /*
  * What a mote board provides to the mote builds (platform/<board>/board.c):
  * a millisecond clock driven by a timer interrupt, sleep until the next
- * interrupt, a byte output (UART or semihosting), bench markers, LEDs.
+ * interrupt, a byte output (UART or semihosting), bench markers, LEDs;
+ * with RT_SERIAL (MicaZ only, so far), a byte input: the UART's receiver
+ * behind a ring buffer filled by its interrupt (comp/serial.c reads it).
  */
 #ifndef TC_BOARD_H
 #define TC_BOARD_H
@@ -21,5 +23,12 @@ void board_mark(uint8_t v);
 void board_leds(uint8_t v);
 /* Stop: the simulator ends the run. */
 void board_exit(void);
+#if RT_SERIAL
+/* The next received byte (0..255), or -1 when none is waiting. Bytes that
+ * arrive while the ring buffer (BOARD_RX_BYTES) is full are dropped. */
+int16_t board_getc(void);
+/* 1 when a received byte is waiting (cheap: for the tick path). */
+uint8_t board_rx_waiting(void);
+#endif
 
 #endif

@@ -14,10 +14,18 @@
  * at RT_STOP_MS (marker 2, "H", then the board's exit), or run RT_STOP_ITER
  * input reactions after the boot between markers 1 and 2 (with RT_FROZEN:
  * no clock interrupt, for simulators that time marker to marker).
+ *
+ * With RT_SERIAL (MicaZ images) a capsule received over the UART
+ * (comp/serial.c) replaces the script, and the mote outlives its script:
+ * when the capsule in flash is refused, or the script halts ("H"), it waits
+ * for one over the serial line instead of stopping.
  */
 #include "board.h"
 #include "components.h"
 #include "report.h"
+#if RT_SERIAL
+#include "serial.h"
+#endif
 
 #ifndef RT_SENSOR_MS
 #define RT_SENSOR_MS 10
@@ -82,6 +90,9 @@ uint8_t tvm_host_tick(void) {
   board_irq_on();
   if (!wake_known) compute_wake();
   if (!tick || (int32_t)(t - wake_at) >= 0) return 0;
+#if RT_SERIAL
+  if (board_rx_waiting()) return 0; /* bytes to decode before the ring buffer overflows */
+#endif
 #ifdef RT_STOP_MS
   if (t >= RT_STOP_MS) return 0; /* the bench's end */
 #endif
@@ -156,13 +167,11 @@ static void poll(uint32_t t) {
   }
 }
 
-/* Load the capsule from flash; a capsule the loader rejects, or one of another configuration than
- * TerraNet's (the image's components; its script would get the wrong events), ends the run. */
-static TVM_NOINLINE void load(void) {
-  uint16_t k;
-  uint8_t r;
-  for (k = 0; k < tc_capsule_len; k++) tvm_mem[k] = tc_capsule[k];
-  r = tvm_load(tc_capsule_len);
+/* Load the capsule of len bytes at tvm_mem[0] and reset the components: 1, or 0 when the loader
+ * rejects it or it is of another configuration than TerraNet's (the image's components; its script
+ * would get the wrong events), with the reason on the byte output. */
+static TVM_NOINLINE uint8_t load(uint16_t len) {
+  uint8_t r = tvm_load(len);
   if (r) {
     /* "X reject <capsule byte> <reason>" (TVM_E_* of core/tvm.h) */
     rp_str("X reject ");
@@ -170,20 +179,50 @@ static TVM_NOINLINE void load(void) {
     rp_c(' ');
     rp_u32(r);
     rp_c('\n');
-    board_exit();
+    return 0;
   }
   if (TVM_CAPSULE_CONFIG_ID(tvm_mem) != TC_TERRANET_ID) {
     rp_str("X config\n");
-    board_exit();
+    return 0;
   }
+  tc_init(0, RT_NODE_ID, 0, 0, 0, 0); /* TerraNet: its role tables are constants in real-time builds */
+  return 1;
 }
 
-int main(void) {
-  board_init();
-  load();
-  tc_init(0, RT_NODE_ID, 0, 0, 0, 0); /* TerraNet: its role tables are constants in real-time builds */
-  tvm.now = 0;
+#if RT_SERIAL
+static uint8_t running; /* a script is loaded and has not halted */
+
+void rt_stop(void) {
+  running = 0;
+  pending = 0;
+  idle = 0;
+  board_leds(0);
+}
+
+uint8_t rt_start(uint16_t len) {
+  if (!load(len)) return 0;
+  rp_str("A ");
+  rp_u32(len);
+  rp_c('\n');
+  tvm.now = board_ms();
   tvm_boot();
+  return running = 1;
+}
+#endif
+
+int main(void) {
+  uint16_t k;
+  board_init();
+  for (k = 0; k < tc_capsule_len; k++) tvm_mem[k] = tc_capsule[k];
+  if (load(tc_capsule_len)) {
+    tvm_boot(); /* now = 0 */
+#if RT_SERIAL
+    running = 1;
+#endif
+  }
+#if !RT_SERIAL
+  else board_exit();
+#endif
 #ifdef RT_STOP_ITER
   /* bench: RT_STOP_ITER input reactions at a frozen clock, between markers 1 and 2 */
   board_mark(1);
@@ -194,8 +233,24 @@ int main(void) {
 #endif
   board_mark(1);
   for (;;) {
-    uint32_t t = board_ms();
+    uint32_t t;
+#if RT_SERIAL
+    sl_poll(); /* (before the clock is read: a capsule it boots has now = the clock's time) */
+    if (running && tvm_halted()) {
+      running = 0;
+      rp_str("H\n");
+    }
+    if (!running) {
+      /* no script: wait for bytes */
+      board_irq_off();
+      if (!board_rx_waiting()) board_sleep();
+      else board_irq_on();
+      continue;
+    }
+#else
     if (tvm_halted()) break;
+#endif
+    t = board_ms();
 #ifdef RT_STOP_MS
     if (t >= RT_STOP_MS) break;
 #endif

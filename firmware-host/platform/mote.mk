@@ -12,6 +12,7 @@
 #           (appcheck.ts first refuses a capsule the image would not run: one that fails verification,
 #           is not TerraNet's, uses float without FLOAT=1 or does not fit MEM; APP_CHECK=0 skips it, to
 #           see the mote's own refusal at boot)
+#   SERIAL=1 (image, app): the image also loads capsules sent over its UART (MicaZ; the default there)
 #   native  SCENARIO=1|2|3 OUT=<dir>: $(OUT)/native-$(SCENARIO).elf (apps/native.c)
 
 DISPATCH_FLAG := -DTVM_DISPATCH_GOTO=$(if $(filter goto,$(DISPATCH)),1,0)
@@ -21,9 +22,18 @@ CORE_DEFS := -DTVM_MEM_BYTES=$(MEM) -DTVM_FLOAT=$(FLOAT) $(DISPATCH_FLAG) -DTVM_
 SUITE_MEM ?= $(MEM)
 SUITE_DEFS := -DTVM_MEM_BYTES=$(SUITE_MEM) -DTVM_FLOAT=$(FLOAT) $(DISPATCH_FLAG) -DTVM_STATS=1 -DTVM_WATCHDOG=0 -DTVM_QUEUE_COPY=1 -DTC_TIME_64=0 -DTC_MSG_MAX=25
 CORE_SRCS := core/engine.c core/verify.c
-RT_SRCS := $(CORE_SRCS) comp/components.c comp/rt.c comp/report.c $(BOARD_SRC)
+# SERIAL=1: the images load capsules sent over the UART (comp/serial.c, `terra load`; MicaZ only so far)
+SERIAL ?= 0
+ifeq ($(filter $(SERIAL),0 1),)
+$(error SERIAL=$(SERIAL): use 0 or 1)
+endif
+ifeq ($(SERIAL)$(filter micaz,$(PLATFORM)),1)
+$(error SERIAL=1: only the MicaZ board receives on its UART so far)
+endif
+RT_SRCS := $(CORE_SRCS) comp/components.c comp/rt.c comp/report.c $(if $(filter 1,$(SERIAL)),comp/serial.c) $(BOARD_SRC)
+RT_DEFS := $(CORE_DEFS) -DTC_REALTIME=1 -DRT_SERIAL=$(SERIAL)
 SUITE_SRCS := $(CORE_SRCS) comp/components.c comp/suite.c comp/report.c $(BOARD_SRC)
-HDRS := $(CORE_HDR) $(COMP_HDR) comp/board.h comp/report.h comp/suite.h
+HDRS := $(CORE_HDR) $(COMP_HDR) comp/board.h comp/report.h comp/suite.h comp/serial.h
 APP_CAP ?= $(B)/blink.cap
 OUT ?= $(B)
 NAME ?= app
@@ -57,7 +67,7 @@ $(B)/%.cap.c: $(B)/%.cap
 	{ echo '#include "../../core/tvm.h"'; echo 'TVM_ROM uint8_t tc_capsule[] = {'; od -An -v -tu1 $< | sed 's/  */,/g; s/^,//; s/$$/,/'; echo '};'; echo 'const uint16_t tc_capsule_len = sizeof tc_capsule;'; } > $@
 
 $(B)/terra-$(PLATFORM).elf: $(RT_SRCS) $(HDRS) $(B)/blink.cap.c $(MKFILES)
-	$(call build,$(RT_SRCS) $(B)/blink.cap.c,$@,$(CORE_DEFS) -DTC_REALTIME=1)
+	$(call build,$(RT_SRCS) $(B)/blink.cap.c,$@,$(RT_DEFS))
 	$(SIZE) $@
 
 .PHONY: suite app native
@@ -70,7 +80,7 @@ app: $(RT_SRCS) $(HDRS)
 	test "$(APP_CHECK)" = 0 || { cd .. && npx tsx firmware-host/appcheck.ts $(abspath $(APP_CAP)) $(MEM) $(FLOAT); }
 	mkdir -p $(OUT)
 	{ echo '#include "$(CURDIR)/core/tvm.h"'; echo 'TVM_ROM uint8_t tc_capsule[] = {'; od -An -v -tu1 $(APP_CAP) | sed 's/  */,/g; s/^,//; s/$$/,/'; echo '};'; echo 'const uint16_t tc_capsule_len = sizeof tc_capsule;'; } > $(OUT)/$(NAME).cap.c
-	$(call build,$(RT_SRCS) $(OUT)/$(NAME).cap.c,$(OUT)/$(NAME).elf,$(CORE_DEFS) -DTC_REALTIME=1 $(APP_DEFS))
+	$(call build,$(RT_SRCS) $(OUT)/$(NAME).cap.c,$(OUT)/$(NAME).elf,$(RT_DEFS) $(APP_DEFS))
 
 native: apps/native.c comp/report.c $(BOARD_SRC)
 	mkdir -p $(OUT)

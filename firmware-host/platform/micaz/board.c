@@ -4,7 +4,9 @@
  * output, the LEDs are PA0..PA2 (active low, as on the MicaZ), bench
  * markers are written to PORTC (simrun timestamps them), idle is the
  * IDLE sleep mode (the timer keeps running), and the end is cli + sleep
- * (simavr stops).
+ * (simavr stops). With RT_SERIAL the UART also receives: its interrupt
+ * puts each byte into a 64-byte ring buffer (at 921.6 kbaud a byte comes
+ * every 80 cycles; the serial loader decodes them in the main loop).
  */
 #include <avr/interrupt.h>
 #include <avr/io.h>
@@ -30,6 +32,30 @@ ISR(TIMER1_COMPA_vect, ISR_NAKED) {
       : "i"(&ms), "i"(&tvm_chain_stop), "M"(TVM_CHAIN_TICK));
 }
 
+#if RT_SERIAL
+#define BOARD_RX_BYTES 64 /* a power of two */
+static volatile uint8_t rx_buf[BOARD_RX_BYTES], rx_head, rx_tail;
+
+ISR(USART0_RX_vect) {
+  uint8_t c = UDR0, h = rx_head, n = (uint8_t)((h + 1) & (BOARD_RX_BYTES - 1));
+  if (n == rx_tail) return; /* full: dropped (the frame's CRC fails, the host sends it again) */
+  rx_buf[h] = c;
+  rx_head = n;
+}
+
+int16_t board_getc(void) {
+  uint8_t t = rx_tail, c;
+  if (t == rx_head) return -1;
+  c = rx_buf[t];
+  rx_tail = (uint8_t)((t + 1) & (BOARD_RX_BYTES - 1));
+  return c;
+}
+
+uint8_t board_rx_waiting(void) {
+  return rx_tail != rx_head;
+}
+#endif
+
 void board_init(void) {
   DDRA |= 7;
   PORTA |= 7;
@@ -37,7 +63,11 @@ void board_init(void) {
   UCSR0A = _BV(U2X0);
   UBRR0H = 0;
   UBRR0L = 0; /* 7372800 / 8 = 921600 baud */
+#if RT_SERIAL
+  UCSR0B = _BV(TXEN0) | _BV(RXEN0) | _BV(RXCIE0);
+#else
   UCSR0B = _BV(TXEN0);
+#endif
   UCSR0C = _BV(UCSZ01) | _BV(UCSZ00);
 #ifndef RT_FROZEN /* bench builds timed marker to marker run without the clock */
   OCR1A = (uint16_t)(F_CPU / 1000 - 1);

@@ -2,9 +2,13 @@
  * simrun: run a MicaZ (ATmega128) firmware image on simavr and report what
  * the bench and the tests need, which the simavr command line does not:
  *
- *   simrun [-f HZ] [-c MAX_CYCLES] [-q] [-l] [-p PROFILE] firmware.elf
+ *   simrun [-f HZ] [-c MAX_CYCLES] [-q] [-l] [-u] [-r] [-p PROFILE] firmware.elf
  *
  * - UART0 output goes to stdout byte for byte (the firmware's reports);
+ * - with -u, stdin goes to UART0's receiver (paced by simavr's XON/XOFF, read
+ *   every simulated millisecond; `terra load --sim` sends capsules so), and
+ *   stdout is flushed at each line;
+ * - with -r, the simulation keeps to the wall clock (it never runs ahead);
  * - every write to PORTC prints a marker line to stderr:
  *     "mark VALUE CYCLE ACTIVE"  (cycles since reset; active = not sleeping)
  * - with -l, every change of the LEDs (PA0..PA2, active low) prints
@@ -21,7 +25,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <time.h>
 #include <unistd.h>
 #include <simavr/sim_avr.h>
 #include <simavr/sim_elf.h>
@@ -63,28 +69,75 @@ static void leds_write(struct avr_irq_t *irq, uint32_t value, void *param) {
   fprintf(stderr, "leds %d %llu\n", v, (unsigned long long)(avr->cycle * 1000 / freq));
 }
 
+/* -u: bytes read from stdin, not yet given to the UART, which may refuse more (XOFF) */
+static avr_irq_t *uart_in;
+static uint8_t in_buf[4096];
+static size_t in_len, in_pos;
+static int in_open = 1, xoff;
+
+static void uart_xon(struct avr_irq_t *irq, uint32_t value, void *param) {
+  (void)irq;
+  (void)value;
+  (void)param;
+  xoff = 0;
+}
+
+static void uart_xoff(struct avr_irq_t *irq, uint32_t value, void *param) {
+  (void)irq;
+  (void)value;
+  (void)param;
+  xoff = 1;
+}
+
+static void feed_uart(void) {
+  if (in_pos == in_len && in_open) {
+    ssize_t r = read(0, in_buf, sizeof in_buf);
+    if (r > 0) {
+      in_len = (size_t)r;
+      in_pos = 0;
+    } else if (r == 0 || errno != EAGAIN) {
+      in_open = 0; /* end of input: the mote runs on */
+    }
+  }
+  /* bytes wait here until the firmware enables the receiver (UCSR0B's RXEN0): simavr 1.6 never
+   * delivered bytes given to it before, nor any after them */
+  if (!(avr->data[0x2a] & 0x10)) return;
+  while (!xoff && in_pos < in_len) avr_raise_irq(uart_in, in_buf[in_pos++]);
+}
+
+static double wall_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
 static int usage(void) {
-  fprintf(stderr, "usage: simrun [-f HZ] [-c MAX_CYCLES] [-q] [-l] [-p PROFILE] firmware.elf\n");
+  fprintf(stderr, "usage: simrun [-f HZ] [-c MAX_CYCLES] [-q] [-l] [-u] [-r] [-p PROFILE] firmware.elf\n");
   return 2;
 }
 
 int main(int argc, char **argv) {
   elf_firmware_t fw;
   uint64_t max_cycles = 0;
-  int opt, quiet = 0, leds = 0;
+  int opt, quiet = 0, leds = 0, input = 0, realtime = 0;
+  uint64_t next_ms = 0;
+  double wall0 = wall_s();
   const char *profile = NULL;
   static uint64_t *pcs;
   const char *state = "?";
   memset(&fw, 0, sizeof fw);
-  while ((opt = getopt(argc, argv, "f:c:qlp:")) != -1) {
+  while ((opt = getopt(argc, argv, "f:c:qlurp:")) != -1) {
     if (opt == 'p') profile = optarg;
     else if (opt == 'f') freq = (uint32_t)strtoul(optarg, NULL, 10);
     else if (opt == 'c') max_cycles = strtoull(optarg, NULL, 10);
     else if (opt == 'q') quiet = 1;
     else if (opt == 'l') leds = 1;
+    else if (opt == 'u') input = 1;
+    else if (opt == 'r') realtime = 1;
     else return usage();
   }
   if (optind >= argc || !freq) return usage();
+  if (input) setvbuf(stdout, NULL, _IOLBF, 0); /* the host answers each line (before any output) */
   {
     /* the loader prints to stdout, which carries the UART output */
     int saved = dup(1), devnull = open("/dev/null", O_WRONLY), r;
@@ -130,6 +183,12 @@ int main(int argc, char **argv) {
   avr_irq_register_notify(avr_io_getirq(avr, AVR_IOCTL_UART_GETIRQ('0'), UART_IRQ_OUTPUT), uart_out, NULL);
   avr_irq_register_notify(avr_io_getirq(avr, AVR_IOCTL_IOPORT_GETIRQ('C'), IOPORT_IRQ_REG_PORT), port_write, NULL);
   if (leds) avr_irq_register_notify(avr_io_getirq(avr, AVR_IOCTL_IOPORT_GETIRQ('A'), IOPORT_IRQ_REG_PORT), leds_write, NULL);
+  if (input) {
+    uart_in = avr_io_getirq(avr, AVR_IOCTL_UART_GETIRQ('0'), UART_IRQ_INPUT);
+    avr_irq_register_notify(avr_io_getirq(avr, AVR_IOCTL_UART_GETIRQ('0'), UART_IRQ_OUT_XON), uart_xon, NULL);
+    avr_irq_register_notify(avr_io_getirq(avr, AVR_IOCTL_UART_GETIRQ('0'), UART_IRQ_OUT_XOFF), uart_xoff, NULL);
+    fcntl(0, F_SETFL, fcntl(0, F_GETFL) | O_NONBLOCK);
+  }
   if (profile) pcs = calloc(65536, sizeof *pcs);
   for (;;) {
     uint16_t sp = (uint16_t)(avr->data[0x5d] | (avr->data[0x5e] << 8));
@@ -145,6 +204,19 @@ int main(int argc, char **argv) {
     if (s == cpu_Crashed) {
       state = "crashed";
       break;
+    }
+    if ((input || realtime) && avr->cycle >= next_ms) {
+      /* once a simulated millisecond */
+      next_ms = avr->cycle + freq / 1000;
+      if (input) feed_uart();
+      if (realtime) {
+        double ahead = (double)avr->cycle / freq - (wall_s() - wall0);
+        if (ahead > 0.001) {
+          struct timespec ts = { (time_t)ahead, (long)((ahead - (double)(time_t)ahead) * 1e9) };
+          fflush(stdout);
+          nanosleep(&ts, NULL);
+        }
+      }
     }
     if (max_cycles && avr->cycle >= max_cycles) {
       state = "limit";
