@@ -4,7 +4,7 @@
 set -euo pipefail
 PKGS=(gcc-avr avr-libc binutils-avr simavr libsimavr-dev libelf-dev pkg-config
       gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
-      clang lld llvm mspdebug msp430mcu libcoap3-bin libclang-rt-14-dev valgrind libcjson-dev libssl-dev make gcc)
+      clang lld llvm mspdebug msp430mcu libcoap3-bin libclang-rt-14-dev valgrind libcjson-dev libssl-dev make gcc socat)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -3,10 +3,12 @@
  * (components/serial/load.ts) and a MicaZ image on simavr taking capsules
  * over its UART (firmware-host/comp/serial.c, simrun -u): it stops its
  * script, boots the new one at the clock's time, refuses what its loader
- * refuses and then waits for another, and survives a noisy line.
+ * refuses and then waits for another, and survives a noisy line; `terra
+ * load` to it with --sim, and with --port through a pseudo-terminal (socat,
+ * installed by .ci/install-toolchains.sh).
  */
-import { spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { crc16xmodem } from "crc";
@@ -214,6 +216,19 @@ test("terra load: a script to a simulated MicaZ, and the bad inputs", () => {
   expect(terra(script, "--port", "/dev/null").err).toMatch(/--port \/dev\/null: not a serial device/);
   expect(terra(script, "--sim", join(dir, "none.elf")).err).toMatch(/--sim \S+none\.elf: no such image/);
   expect(terra(script, "--sim", "--frame-bytes", "65").code).toBe(2);
+  // --port: a serial device, here a pseudo-terminal (socat) whose other end is the simulated MicaZ's UART
+  const tty = join(dir, "ttyMote");
+  const sim = `${FIRMWARE_DIR}/build/micaz/simrun -q -u -r ${FIRMWARE_DIR}/build/micaz/terra-micaz.elf`;
+  const socat = spawn("socat", [`PTY,link=${tty},rawer`, `EXEC:${sim}`], { stdio: "ignore" });
+  try {
+    for (let i = 0; i < 100 && !existsSync(tty); i++) spawnSync("sleep", ["0.05"]);
+    const viaPort = terra(script, "--port", tty, "--watch", "2");
+    expect(viaPort.code, viaPort.err).toBe(0);
+    expect(viaPort.out).toMatch(/bytes loaded in \d+ frames/);
+    expect(viaPort.out).toMatch(/^mote: R 07/m);
+  } finally {
+    socat.kill();
+  }
   const grp = join(dir, "g.terra");
   writeFileSync(grp, '#include "TerraGrp.defs"\nemit LEDS(1);\nawait FOREVER;\n');
   const g = terra(grp, "--sim");
