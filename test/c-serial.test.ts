@@ -8,7 +8,7 @@
  * installed by .ci/install-toolchains.sh).
  */
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { crc16xmodem } from "crc";
@@ -174,6 +174,36 @@ describe("a MicaZ image (simavr) takes capsules over its UART", () => {
     const from2 = lines.length;
     await sendCapsule(link, capsule(sender(10)));
     await until(lines, () => sends(lines, from2).some(([t]) => t === 10), "no frame after the refusals");
+  }, 60_000);
+
+  test("a mote busy with a CPU-bound chain of reactions (the §8.2 loop) still takes a capsule", async () => {
+    const busy = capsule(readFileSync(`${FIRMWARE_DIR}/apps/bench_cpu.terra`, "utf8"));
+    const from = lines.length;
+    await sendCapsule(link, busy);
+    const booted = lines.indexOf(`A ${busy.length}`, from);
+    // its frame every 10 s carries the loop's count (at offset 5): the chain runs
+    await until(lines, () => sends(lines, booted).length >= 1, "no frame of the CPU-bound loop");
+    expect(sends(lines, booted)[0]).toEqual([1, expect.any(Number)]);
+    expect(sends(lines, booted)[0][1]).toBeGreaterThan(10_000);
+    const from2 = lines.length;
+    await sendCapsule(link, capsule(sender(12)));
+    await until(lines, () => sends(lines, from2).some(([t]) => t === 12), "no frame of the script loaded over the busy one");
+  }, 60_000);
+
+  test("random bytes on the line (no frame of ours among them) change nothing: the script runs on, and the next load works", async () => {
+    const noise = fc.sample(fc.uint8Array({ minLength: 200, maxLength: 400 }), { numRuns: 20, seed: 7 });
+    // with the flag byte often enough for frames to start and end in the noise
+    const bytes = noise.map((b) => b.map((x, i) => (i % 23 === 0 ? 0x7e : x)));
+    await sendCapsule(link, capsule(sender(14)));
+    const from = lines.length;
+    for (const b of bytes) link.write(b);
+    await new Promise((r) => setTimeout(r, 200));
+    const after = lines.length;
+    await until(lines, () => sends(lines, after).filter(([t]) => t === 14).length >= 2, "the running script stopped after the noise");
+    expect(lines.slice(from).filter((l) => /^(S|A|X|H)\b/.test(l))).toEqual([]);
+    const from2 = lines.length;
+    await sendCapsule(link, capsule(sender(13)));
+    await until(lines, () => sends(lines, from2).some(([t]) => t === 13), "no frame of the script loaded after the noise");
   }, 60_000);
 
   test("a noisy line: damaged, cut and stray frames are sent again, and the mote runs the capsule it was sent", async () => {

@@ -27,7 +27,7 @@ void board_exit(void);
 /* The next received byte (0..255), or -1 when none is waiting. Bytes that
  * arrive while the ring buffer (BOARD_RX_BYTES) is full are dropped. */
 int16_t board_getc(void);
-/* 1 when a received byte is waiting (cheap: for the tick path). */
+/* 1 when a received byte is waiting. */
 uint8_t board_rx_waiting(void);
 #endif
 

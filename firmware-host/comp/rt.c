@@ -90,9 +90,6 @@ uint8_t tvm_host_tick(void) {
   board_irq_on();
   if (!wake_known) compute_wake();
   if (!tick || (int32_t)(t - wake_at) >= 0) return 0;
-#if RT_SERIAL
-  if (board_rx_waiting()) return 0; /* bytes to decode before the ring buffer overflows */
-#endif
 #ifdef RT_STOP_MS
   if (t >= RT_STOP_MS) return 0; /* the bench's end */
 #endif
