@@ -175,12 +175,13 @@ export function rejectReasons(): string[] {
 /**
  * Start a MicaZ image on simavr with its UART's receiver fed from the process's stdin (simrun -u; the
  * image must be built with SERIAL=1, the default): a mote on a serial line, for `terra load --sim`
- * and the tests. `realtime`: keep to the wall clock (simrun -r); `leds`: "leds VALUE MS" on stderr.
- * The caller ends it (kill). Throws when simrun cannot be built.
+ * and the tests. `realtime`: keep to the wall clock (simrun -r); `leds`: "leds VALUE MS" on stderr;
+ * `eeprom`: a file holding the EEPROM from run to run (simrun -e). The caller ends it (kill: SIGTERM
+ * ends the run and saves the EEPROM). Throws when simrun cannot be built.
  */
-export function startMicaz(elf: string, opts: { realtime?: boolean; leds?: boolean } = {}): ChildProcess {
+export function startMicaz(elf: string, opts: { realtime?: boolean; leds?: boolean; eeprom?: string } = {}): ChildProcess {
   make("micaz", [`${FIRMWARE_DIR}/build/micaz/simrun`]);
-  const args = ["-q", "-u", ...(opts.realtime ? ["-r"] : []), ...(opts.leds ? ["-l"] : []), elf];
+  const args = ["-q", "-u", ...(opts.realtime ? ["-r"] : []), ...(opts.leds ? ["-l"] : []), ...(opts.eeprom ? ["-e", opts.eeprom] : []), elf];
   return spawn(join(FIRMWARE_DIR, "build/micaz/simrun"), args, { stdio: ["pipe", "pipe", "pipe"] });
 }
 

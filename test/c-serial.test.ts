@@ -227,6 +227,60 @@ describe("a MicaZ image (simavr) takes capsules over its UART", () => {
   }, 60_000);
 });
 
+describe("the MicaZ keeps the last capsule loaded over its UART across resets (EEPROM)", () => {
+  const elf = `${FIRMWARE_DIR}/build/micaz/terra-micaz.elf`;
+  /** One power-on of the mote with the EEPROM in `ee`: its lines, a link to it, and the end of the run (SIGTERM saves the EEPROM). */
+  function powerOn(ee: string, realtime = false) {
+    const p = startMicaz(elf, { eeprom: ee, realtime });
+    const lines: string[] = [];
+    const link = streamLink(p.stdout!, p.stdin!);
+    link.onLine((l) => lines.push(l));
+    const ended = new Promise<void>((r) => p.on("exit", () => r()));
+    return { lines, link, off: async () => (p.kill(), ended) };
+  }
+
+  beforeAll(() => make("micaz", [elf]), 300_000);
+
+  test("a reset boots the kept capsule (\"K len\"); a damaged record, or one cut short by a reset, is not booted", async () => {
+    const ee = join(mkdtempSync(join(tmpdir(), "terra-ee-")), "eeprom.bin");
+    const kept = capsule(sender(20));
+    let m = powerOn(ee);
+    await sendCapsule(m.link, kept);
+    // the EEPROM takes ~8.5 ms per byte: 3 s of frames leave it time
+    await until(m.lines, () => sends(m.lines).filter(([t]) => t === 20).length >= 4, "no frames of the loaded script");
+    await m.off();
+    expect(readFileSync(ee).length).toBe(4096);
+
+    m = powerOn(ee);
+    await until(m.lines, () => sends(m.lines).length >= 2, "no frames after the reset");
+    expect(m.lines[0]).toBe(`K ${kept.length}`);
+    expect(sends(m.lines).every(([t]) => t === 20)).toBe(true);
+    await m.off();
+
+    // one byte of the kept capsule damaged: its CRC fails, and the flash capsule (blink.terra, type 1) boots
+    const bytes = readFileSync(ee);
+    bytes[4 + 20] ^= 1;
+    writeFileSync(ee, bytes);
+    m = powerOn(ee);
+    await until(m.lines, () => sends(m.lines).length >= 2, "no frames after a damaged record");
+    expect(m.lines.some((l) => l.startsWith("K "))).toBe(false);
+    expect(sends(m.lines).every(([t]) => t === 1)).toBe(true);
+    await m.off();
+
+    // a reset while the record is being written (in real time, right after "A"): no record, not half a one
+    m = powerOn(ee, true);
+    const long = capsule(sender(21, "var ulong[60] pad;\npad[59] = 5;\nmsg.k = pad[59] + pad[1];"));
+    await sendCapsule(m.link, long);
+    await m.off();
+    expect(readFileSync(ee)[1]).toBe(0xff); // the length's high byte, written first: cut short indeed
+    m = powerOn(ee);
+    await until(m.lines, () => sends(m.lines).length >= 2, "no frames after a reset during the write");
+    expect(m.lines.some((l) => l.startsWith("K "))).toBe(false);
+    expect(sends(m.lines).every(([t]) => t === 1)).toBe(true);
+    await m.off();
+  }, 120_000);
+});
+
 test("terra load: a script to a simulated MicaZ, and the bad inputs", () => {
   const dir = mkdtempSync(join(tmpdir(), "terra-load-"));
   const script = join(dir, "s.terra");

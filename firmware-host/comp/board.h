@@ -29,6 +29,16 @@ void board_exit(void);
 int16_t board_getc(void);
 /* 1 when a received byte is waiting. */
 uint8_t board_rx_waiting(void);
+/* Keep the len bytes at p (a capsule loaded over the serial line) across resets, writing them in the
+ * background (MicaZ: to the EEPROM, a byte per write-ready interrupt, about 8.5 ms each, unchanged
+ * bytes skipped); p must not change until the writing ends or board_keep_stop is called. The record
+ * is valid only once every byte is written (a reset before leaves none). */
+void board_keep(const uint8_t *p, uint16_t len);
+/* Stop keeping (p is about to change): no valid record is left. */
+void board_keep_stop(void);
+/* The kept record's length, its bytes copied to dst, or 0 when there is none (erased, cut short by a
+ * reset, longer than max or damaged: its CRC fails). */
+uint16_t board_kept(uint8_t *dst, uint16_t max);
 #endif
 
 #endif

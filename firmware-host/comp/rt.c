@@ -16,9 +16,11 @@
  * no clock interrupt, for simulators that time marker to marker).
  *
  * With RT_SERIAL (MicaZ images) a capsule received over the UART
- * (comp/serial.c) replaces the script, and the mote outlives its script:
- * when the capsule in flash is refused, or the script halts ("H"), it waits
- * for one over the serial line instead of stopping.
+ * (comp/serial.c) replaces the script, and the board keeps it across resets
+ * (board_keep: the EEPROM), so the mote boots it rather than the one in flash
+ * ("K len"); the mote outlives its script: when the capsule is refused, or
+ * the script halts ("H"), it waits for one over the serial line instead of
+ * stopping.
  */
 #include "board.h"
 #include "components.h"
@@ -194,6 +196,7 @@ void rt_stop(void) {
   pending = 0;
   idle = 0;
   board_leds(0);
+  board_keep_stop(); /* the capsule's bytes are about to be overwritten */
 }
 
 uint8_t rt_start(uint16_t len) {
@@ -201,17 +204,35 @@ uint8_t rt_start(uint16_t len) {
   rp_str("A ");
   rp_u32(len);
   rp_c('\n');
+  board_keep(tvm_mem, len); /* the capsule stays as it is in the block while it runs */
   tvm.now = board_ms();
   tvm_boot();
   return running = 1;
+}
+
+/* The capsule kept from the last serial load, if the board has one and it loads: 1 ("K len"). */
+static uint8_t load_kept(void) {
+  uint16_t len = board_kept(tvm_mem, TVM_MEM_BYTES);
+  if (!len || !load(len)) return 0;
+  rp_str("K ");
+  rp_u32(len);
+  rp_c('\n');
+  return 1;
 }
 #endif
 
 int main(void) {
   uint16_t k;
+  uint8_t ok = 0;
   board_init();
-  for (k = 0; k < tc_capsule_len; k++) tvm_mem[k] = tc_capsule[k];
-  if (load(tc_capsule_len)) {
+#if RT_SERIAL
+  ok = load_kept();
+#endif
+  if (!ok) {
+    for (k = 0; k < tc_capsule_len; k++) tvm_mem[k] = tc_capsule[k];
+    ok = load(tc_capsule_len);
+  }
+  if (ok) {
     tvm_boot(); /* now = 0 */
 #if RT_SERIAL
     running = 1;

@@ -8,9 +8,11 @@
  * puts each byte into a 64-byte ring buffer (at 921.6 kbaud a byte comes
  * every 80 cycles; the serial loader decodes them in the main loop).
  */
+#include <avr/eeprom.h>
 #include <avr/interrupt.h>
 #include <avr/io.h>
 #include <avr/sleep.h>
+#include <util/crc16.h>
 #include "../../comp/board.h"
 #include "../../core/tvm.h"
 
@@ -53,6 +55,86 @@ int16_t board_getc(void) {
 
 uint8_t board_rx_waiting(void) {
   return rx_tail != rx_head;
+}
+
+/* The kept capsule in the EEPROM (4 KB): length (2 B, little-endian), CRC-16/XMODEM of the bytes
+ * (2 B, big-endian), the bytes. Writing order: the length's high byte to 0xff (no record: longer
+ * than any block), the bytes, the CRC, the length last. */
+typedef char keep_fits[TVM_MEM_BYTES + 4 <= E2END + 1 ? 1 : -1];
+static const uint8_t *keep_src;
+static uint16_t keep_len, keep_crc, keep_i, keep_end; /* write keep_i of keep_end */
+
+/* the keep_i-th write: its EEPROM address and byte */
+static uint16_t keep_step(uint8_t *b) {
+  uint16_t i = keep_i;
+  if (i == 0) {
+    *b = 0xff;
+    return 1;
+  }
+  if (i <= keep_len) {
+    *b = keep_src[i - 1];
+    return (uint16_t)(3 + i);
+  }
+  i = (uint16_t)(i - keep_len); /* 1..4: CRC high, CRC low, length low, length high */
+  *b = i == 1 ? (uint8_t)(keep_crc >> 8) : i == 2 ? (uint8_t)keep_crc : i == 3 ? (uint8_t)keep_len : (uint8_t)(keep_len >> 8);
+  return i <= 2 ? (uint16_t)(i + 1) : (uint16_t)(i - 3);
+}
+
+/* The EEPROM is ready for a write: the next byte that differs from the EEPROM's, and then the
+ * write-ready interrupt; none when all are written. Called with interrupts off (the write-enable
+ * sequence's 4-cycle window holds). */
+static void keep_next(void) {
+  while (keep_i < keep_end) {
+    uint8_t b;
+    EEAR = keep_step(&b);
+    keep_i++;
+    EECR |= _BV(EERE);
+    if (EEDR == b) continue;
+    EEDR = b;
+    EECR |= _BV(EEMWE);
+    EECR |= _BV(EEWE);
+    EECR |= _BV(EERIE);
+    return;
+  }
+  EECR &= (uint8_t)~_BV(EERIE);
+}
+
+ISR(EE_READY_vect) {
+  keep_next();
+}
+
+void board_keep(const uint8_t *p, uint16_t len) {
+  uint16_t k, crc = 0;
+  for (k = 0; k < len; k++) crc = _crc_xmodem_update(crc, p[k]);
+  cli();
+  keep_src = p;
+  keep_len = len;
+  keep_crc = crc;
+  keep_i = 0;
+  keep_end = (uint16_t)(len + 5);
+  /* the first write from here: simavr raises the write-ready interrupt only after a write (the
+   * ATmega128's, while the EEPROM is idle) */
+  while (EECR & _BV(EEWE)) {
+  }
+  keep_next();
+  sei();
+}
+
+void board_keep_stop(void) {
+  cli();
+  keep_end = keep_i; /* keep_next wrote the length's high byte (0xff: no record) first, if anything */
+  sei();
+  while (EECR & _BV(EERIE)) {
+  }
+}
+
+uint16_t board_kept(uint8_t *dst, uint16_t max) {
+  uint16_t len = eeprom_read_word((const uint16_t *)0), crc = 0, k;
+  if (len == 0 || len > max) return 0;
+  eeprom_read_block(dst, (const void *)4, len);
+  for (k = 0; k < len; k++) crc = _crc_xmodem_update(crc, dst[k]);
+  if (crc != (uint16_t)(eeprom_read_byte((const uint8_t *)2) << 8 | eeprom_read_byte((const uint8_t *)3))) return 0;
+  return len;
 }
 #endif
 

@@ -2,13 +2,16 @@
  * simrun: run a MicaZ (ATmega128) firmware image on simavr and report what
  * the bench and the tests need, which the simavr command line does not:
  *
- *   simrun [-f HZ] [-c MAX_CYCLES] [-q] [-l] [-u] [-r] [-p PROFILE] firmware.elf
+ *   simrun [-f HZ] [-c MAX_CYCLES] [-q] [-l] [-u] [-r] [-e EEPROM] [-p PROFILE] firmware.elf
  *
  * - UART0 output goes to stdout byte for byte (the firmware's reports);
  * - with -u, stdin goes to UART0's receiver (paced by simavr's XON/XOFF, read
  *   every simulated millisecond; `terra load --sim` sends capsules so), and
  *   stdout is flushed at each line;
  * - with -r, the simulation keeps to the wall clock (it never runs ahead);
+ * - with -e FILE, the EEPROM's 4 KB come from FILE (when it exists) and go
+ *   back to it at the end: a reset between two runs (SIGTERM and SIGINT end
+ *   a run as MAX_CYCLES does, "end stopped");
  * - every write to PORTC prints a marker line to stderr:
  *     "mark VALUE CYCLE ACTIVE"  (cycles since reset; active = not sleeping)
  * - with -l, every change of the LEDs (PA0..PA2, active low) prints
@@ -27,12 +30,14 @@
 #include <string.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <time.h>
 #include <unistd.h>
 #include <simavr/sim_avr.h>
 #include <simavr/sim_elf.h>
 #include <simavr/avr_uart.h>
 #include <simavr/avr_ioport.h>
+#include <simavr/avr_eeprom.h>
 
 static avr_t *avr;
 static uint32_t freq = 7372800;
@@ -105,6 +110,33 @@ static void feed_uart(void) {
   while (!xoff && in_pos < in_len) avr_raise_irq(uart_in, in_buf[in_pos++]);
 }
 
+static volatile sig_atomic_t stop_req;
+
+static void on_signal(int sig) {
+  (void)sig;
+  stop_req = 1;
+}
+
+/* -e: the EEPROM to or from a file (4 KB on the ATmega128) */
+static int eeprom_file(const char *path, int save) {
+  static uint8_t ee[4096];
+  avr_eeprom_desc_t d = { ee, 0, sizeof ee };
+  FILE *f = fopen(path, save ? "wb" : "rb");
+  if (!f) return save ? -1 : 0; /* no file yet: the EEPROM stays erased */
+  if (save) {
+    d.ee = NULL;
+    avr_ioctl(avr, AVR_IOCTL_EEPROM_GET, &d);
+    if (!d.ee || fwrite(d.ee, 1, sizeof ee, f) != sizeof ee) {
+      fclose(f);
+      return -1;
+    }
+  } else {
+    d.size = (uint32_t)fread(ee, 1, sizeof ee, f);
+    avr_ioctl(avr, AVR_IOCTL_EEPROM_SET, &d);
+  }
+  return fclose(f);
+}
+
 static double wall_s(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -112,7 +144,7 @@ static double wall_s(void) {
 }
 
 static int usage(void) {
-  fprintf(stderr, "usage: simrun [-f HZ] [-c MAX_CYCLES] [-q] [-l] [-u] [-r] [-p PROFILE] firmware.elf\n");
+  fprintf(stderr, "usage: simrun [-f HZ] [-c MAX_CYCLES] [-q] [-l] [-u] [-r] [-e EEPROM] [-p PROFILE] firmware.elf\n");
   return 2;
 }
 
@@ -122,11 +154,11 @@ int main(int argc, char **argv) {
   int opt, quiet = 0, leds = 0, input = 0, realtime = 0;
   uint64_t next_ms = 0;
   double wall0 = wall_s();
-  const char *profile = NULL;
+  const char *profile = NULL, *eeprom = NULL;
   static uint64_t *pcs;
   const char *state = "?";
   memset(&fw, 0, sizeof fw);
-  while ((opt = getopt(argc, argv, "f:c:qlurp:")) != -1) {
+  while ((opt = getopt(argc, argv, "f:c:qlurp:e:")) != -1) {
     if (opt == 'p') profile = optarg;
     else if (opt == 'f') freq = (uint32_t)strtoul(optarg, NULL, 10);
     else if (opt == 'c') max_cycles = strtoull(optarg, NULL, 10);
@@ -134,6 +166,7 @@ int main(int argc, char **argv) {
     else if (opt == 'l') leds = 1;
     else if (opt == 'u') input = 1;
     else if (opt == 'r') realtime = 1;
+    else if (opt == 'e') eeprom = optarg;
     else return usage();
   }
   if (optind >= argc || !freq) return usage();
@@ -183,6 +216,12 @@ int main(int argc, char **argv) {
   avr_irq_register_notify(avr_io_getirq(avr, AVR_IOCTL_UART_GETIRQ('0'), UART_IRQ_OUTPUT), uart_out, NULL);
   avr_irq_register_notify(avr_io_getirq(avr, AVR_IOCTL_IOPORT_GETIRQ('C'), IOPORT_IRQ_REG_PORT), port_write, NULL);
   if (leds) avr_irq_register_notify(avr_io_getirq(avr, AVR_IOCTL_IOPORT_GETIRQ('A'), IOPORT_IRQ_REG_PORT), leds_write, NULL);
+  if (eeprom && eeprom_file(eeprom, 0) != 0) {
+    fprintf(stderr, "simrun: cannot read %s\n", eeprom);
+    return 2;
+  }
+  signal(SIGTERM, on_signal);
+  signal(SIGINT, on_signal);
   if (input) {
     uart_in = avr_io_getirq(avr, AVR_IOCTL_UART_GETIRQ('0'), UART_IRQ_INPUT);
     avr_irq_register_notify(avr_io_getirq(avr, AVR_IOCTL_UART_GETIRQ('0'), UART_IRQ_OUT_XON), uart_xon, NULL);
@@ -218,6 +257,10 @@ int main(int argc, char **argv) {
         }
       }
     }
+    if (stop_req) {
+      state = "stopped";
+      break;
+    }
     if (max_cycles && avr->cycle >= max_cycles) {
       state = "limit";
       break;
@@ -230,6 +273,7 @@ int main(int argc, char **argv) {
     for (i = 0; f && i < 65536; i++) if (pcs[i]) fprintf(f, "%x %llu\n", i * 2, (unsigned long long)pcs[i]);
     if (f) fclose(f);
   }
+  if (eeprom && eeprom_file(eeprom, 1) != 0) fprintf(stderr, "simrun: cannot write %s\n", eeprom);
   fflush(stdout);
   fprintf(stderr, "stack %u\n", min_sp);
   fprintf(stderr, "end %s %llu %llu %llu\n", state, (unsigned long long)avr->cycle, (unsigned long long)(avr->cycle - idle_cycles),
