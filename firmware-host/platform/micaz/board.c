@@ -80,16 +80,18 @@ static uint16_t keep_step(uint8_t *b) {
   return i <= 2 ? (uint16_t)(i + 1) : (uint16_t)(i - 3);
 }
 
-/* The EEPROM is ready for a write: the next byte that differs from the EEPROM's, and then the
- * write-ready interrupt; none when all are written. Called with interrupts off (the write-enable
- * sequence's 4-cycle window holds). */
+/* The EEPROM is ready for a write: the next byte that differs from the EEPROM's, or the 8th one
+ * read (interrupts are off for at most 8 reads, about 300 cycles), and then the write-ready
+ * interrupt; none when all are written. Called with interrupts off (the write-enable sequence's
+ * 4-cycle window holds). */
 static void keep_next(void) {
+  uint8_t reads = 0;
   while (keep_i < keep_end) {
     uint8_t b;
     EEAR = keep_step(&b);
     keep_i++;
     EECR |= _BV(EERE);
-    if (EEDR == b) continue;
+    if (EEDR == b && ++reads < 8) continue;
     EEDR = b;
     EECR |= _BV(EEMWE);
     EECR |= _BV(EEWE);
