@@ -14,7 +14,7 @@ import { closeSync, existsSync, openSync } from "node:fs";
 import { isatty, ReadStream, WriteStream } from "node:tty";
 import type { Command } from "commander";
 import { type MoteLink, SerialLoadError, sendCapsule } from "../components/serial/load";
-import { streamLink } from "../components/serial/link";
+import { onLines, streamLink } from "../components/serial/link";
 import { FIRMWARE_DIR, make, missingTools, rejectReasons, startMicaz } from "../firmware-host/harness";
 import { IMAGE_BLOCK_BYTES, imageProblem } from "../firmware-host/image";
 import { collect, compileFile, InputError, intOption, printDiagnostics, readBytes, UsageError } from "./util";
@@ -46,9 +46,9 @@ function simMote(image: string | undefined): Mote {
   } else if (!existsSync(image)) throw new InputError(`--sim ${image}: no such image`);
   const p = startMicaz(image, { realtime: true, leds: true });
   let closing = false;
-  p.stderr!.setEncoding("utf8");
-  p.stderr!.on("data", (chunk: string) => {
-    for (const m of chunk.matchAll(/^leds (\d+) (\d+)$/gm)) process.stdout.write(`leds ${Number(m[1]).toString(2).padStart(3, "0")} at ${m[2]} ms\n`);
+  onLines(p.stderr!, (line) => {
+    const m = /^leds (\d+) (\d+)$/.exec(line);
+    if (m) process.stdout.write(`leds ${Number(m[1]).toString(2).padStart(3, "0")} at ${m[2]} ms\n`);
   });
   return {
     link: streamLink(p.stdout!, p.stdin!),

@@ -15,7 +15,7 @@ import { crc16xmodem } from "crc";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { encodeFrame, type MoteLink, SERIAL_DATA_MAX, SerialLoadError, type SerialCommand, sendCapsule } from "../components/serial/load";
-import { streamLink } from "../components/serial/link";
+import { onLines, streamLink } from "../components/serial/link";
 import { FIRMWARE_DIR, make, rejectReasons, startMicaz } from "../firmware-host/harness";
 import { compileSource } from "./helpers/genprog";
 
@@ -105,7 +105,7 @@ describe("a MicaZ image (simavr) takes capsules over its UART", () => {
     mote = startMicaz(elf, { leds: true });
     link = streamLink(mote.stdout!, mote.stdin!);
     link.onLine((l) => lines.push(l));
-    streamLink(mote.stderr!, mote.stdin!).onLine((l) => {
+    onLines(mote.stderr!, (l) => {
       const m = /^leds \d+ (\d+)$/.exec(l);
       if (m) ledMs.push(Number(m[1]));
     });
