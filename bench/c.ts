@@ -6,7 +6,9 @@
  *   and verifier: core/engine.c + core/verify.c, with the read-only tables)
  *   and of the full firmware image; the RAM the VM itself needs besides the
  *   script's memory block (its static state), and on MicaZ the deepest stack
- *   seen (simavr).
+ *   seen (simavr) in the scenario runs and in the shipped image while it
+ *   loads capsules over its UART (SERIAL=1; the scenario images are built
+ *   without the serial loader, SERIAL=0).
  * - MicaZ (simavr through simrun, ATmega128 at 7.3728 MHz): the three
  *   scenarios of §8, each run for 300 simulated seconds as a firmware image
  *   (comp/rt.c with the simulated sensor of RT_SENSOR_MS = 10 ms and radio),
@@ -45,7 +47,9 @@ import { compile } from "../compiler/compile";
 import { createMote } from "../components/run";
 import { constantSensors } from "../components/terranet/index";
 import { loadCapsule } from "../vm/verify";
-import { FIRMWARE_DIR, make } from "../firmware-host/harness";
+import { sendCapsule } from "../components/serial/load";
+import { streamLink } from "../components/serial/link";
+import { FIRMWARE_DIR, make, startMicaz } from "../firmware-host/harness";
 import { IMAGE_BLOCK_BYTES } from "../firmware-host/image";
 import { registerBench, table } from "./registry";
 import { TERRA_ENERGY_ROWS, cpuJoules } from "./energy";
@@ -282,6 +286,34 @@ function simrun(elf: string): SimRun {
   return { out: r.stdout, active: Number(end[2]) };
 }
 
+/**
+ * The deepest stack (bytes below the top of RAM) of the MicaZ firmware image as shipped (SERIAL=1)
+ * while it takes capsules over its UART and keeps them in its EEPROM (comp/serial.c, `terra load`'s
+ * protocol): the three scenario scripts loaded in turn, each left running for 300 ms of wall time.
+ */
+async function serialLoadStack(): Promise<number> {
+  const eeprom = join(BUILD, "bench/serial-eeprom.bin");
+  mkdirSync(join(BUILD, "bench"), { recursive: true });
+  rmSync(eeprom, { force: true });
+  const p = startMicaz(join(BUILD, "micaz/terra-micaz.elf"), { eeprom });
+  const ended = new Promise<void>((r) => p.on("exit", () => r()));
+  let err = "";
+  p.stderr!.on("data", (d: Buffer) => (err += d.toString()));
+  const link = streamLink(p.stdout!, p.stdin!);
+  try {
+    for (const app of ["bench_cpu", "bench_io", "bench_timer"]) {
+      await sendCapsule(link, compileApp(app).capsule);
+      await new Promise((r) => setTimeout(r, 300));
+    }
+  } finally {
+    p.kill();
+    await ended;
+  }
+  const stack = /stack (\d+)/.exec(err);
+  if (!stack) throw new Error(`simrun: no stack line:\n${err.slice(-500)}`);
+  return 0x10ff - Number(stack[1]);
+}
+
 /** mspdebug's simulator through mspsim.sh: its stdout (console and tracer report). */
 function mspsim(elf: string): string {
   const r = spawnSync(join(FIRMWARE_DIR, "platform/telosb/mspsim.sh"), [elf], { encoding: "utf8", maxBuffer: 1 << 28, timeout: 1_800_000 });
@@ -458,7 +490,7 @@ function tsRate(capsule: Uint8Array, cfg: Parameters<typeof createMote>[1], reac
 registerBench({
   name: "c",
   description: "C VM: core and image sizes per platform, the §8 scenarios on simulated MicaZ and TelosB, host and ARM instructions per VM instruction",
-  run({ quick }) {
+  async run({ quick }) {
     const result: Record<string, Record<string, unknown>> = {};
     const rows: (string | number)[][] = [];
     for (const p of PLATFORMS) {
@@ -490,7 +522,8 @@ registerBench({
     // MicaZ scenarios (and the deepest stack they reach)
     const micaz = timedScenarios("micaz", ["cpu", "io", "timer"], quick, simrun, "");
     for (const [k, v] of Object.entries(micaz)) result.micaz[k] = v;
-    result.micaz.stack_bytes_max = maxStack;
+    result.micaz.serial_load_stack_bytes = await serialLoadStack();
+    result.micaz.stack_bytes_max = Math.max(maxStack, result.micaz.serial_load_stack_bytes as number);
     result.micaz.cpu_frozen_clock = frozenCpu("micaz");
     const error = (e: unknown) => ({ error: (e as Error).message.slice(0, 200) });
     try {
@@ -557,7 +590,7 @@ registerBench({
         `MicaZ core: deepest C stack ${result.micaz.vm_stack_bytes} B (-fstack-usage along ${(result.micaz.vm_stack_path as string[]).join(" > ")}; callbacks not counted), ` +
           `with its static state ${(result.micaz.vm_stack_bytes as number) + (result.micaz.vm_ram_bytes as number)} B`,
         `MicaZ interpreter by handler (B, react's .text by source line): ${Object.entries(result.micaz.interpreter_handler_bytes as Record<string, number>).slice(0, 12).map(([k, v]) => `${k} ${v}`).join(", ")}, ...`,
-        `MicaZ image: deepest stack in the scenario runs ${result.micaz.stack_bytes_max} B (simavr), so RAM in use ${(result.micaz.image_data_bytes as number) + (result.micaz.image_bss_bytes as number) + (result.micaz.stack_bytes_max as number)} of 4096 B, the script's block ${result.micaz.block_bytes} B of it`,
+        `MicaZ image: deepest stack ${result.micaz.stack_bytes_max} B (simavr; scenario runs ${maxStack} B, loading capsules over the UART ${result.micaz.serial_load_stack_bytes} B), so RAM in use ${(result.micaz.image_data_bytes as number) + (result.micaz.image_bss_bytes as number) + (result.micaz.stack_bytes_max as number)} of 4096 B, the script's block ${result.micaz.block_bytes} B of it`,
         "",
         table(["TelosB scenario (300 s)", "iterations", "native", "native ratio", "cycles/VM instr", "active ratio"], (["cpu", "io", "timer"] as const).map((n) => {
           const r = result.telosb[n] as Partial<ScenarioResult> & { error?: string };
