@@ -128,11 +128,11 @@ export function registerLoad(program: Command): void {
           sendCapsule(mote.link, capsule, { dataBytes, answerMs }),
           mote.ended.then((why) => Promise.reject(new InputError(why))),
         ]);
-        process.stdout.write(`${file}: ${capsule.length} bytes loaded in ${report.frames} frames (${report.resent} sent again) in ${Date.now() - t0} ms; the mote runs it\n`);
+        process.stdout.write(`${file}: ${capsule.length} bytes loaded in ${report.frames} frames (${report.resent} sent again) in ${Date.now() - t0} ms; the mote runs it, and keeps it for its next power-on\n`);
         await Promise.race([new Promise((r) => setTimeout(r, watchS * 1000)), mote.ended]);
       } catch (e) {
         if (e instanceof SerialLoadError) {
-          const why = e.reject ? ` ${rejectReasons()[e.reject.reason] ?? "an unknown reason"}` : "";
+          const why = e.reject ? `: ${rejectReasons()[e.reject.reason] ?? "a reason this firmware-host/core/tvm.h does not list"}` : "";
           throw new InputError(`${file}: ${e.message}${why}`);
         }
         throw e;

@@ -271,10 +271,12 @@ describe("the MicaZ keeps the last capsule loaded over its UART across resets (E
     expect(sends(m.lines).every(([t]) => t === 1)).toBe(true);
     await m.off();
 
-    // a reset while the record is being written (in real time, right after "A"): no record, not half a one
+    // a reset while the record is being written (in real time: the script's first frame comes right after
+    // the writing begins, which takes ~1 s of simulated time): no record, not half a one
     m = powerOn(ee, true);
     const long = capsule(sender(21, "var ulong[60] pad;\npad[59] = 5;\nmsg.k = pad[59] + pad[1];"));
     await sendCapsule(m.link, long);
+    await until(m.lines, () => sends(m.lines).some(([t]) => t === 21), "no frame of the script whose record is cut");
     await m.off();
     expect(readFileSync(ee)[1]).toBe(0xff); // the length's high byte, written first: cut short indeed
     m = powerOn(ee);
@@ -296,7 +298,7 @@ test("terra load: a script to a simulated MicaZ, and the bad inputs", () => {
   };
   const ok = terra(script, "--sim", "--watch", "1");
   expect(ok.code, ok.err).toBe(0);
-  expect(ok.out).toMatch(new RegExp(`${script}: \\d+ bytes loaded in \\d+ frames \\(0 sent again\\) in \\d+ ms; the mote runs it`));
+  expect(ok.out).toMatch(new RegExp(`${script}: \\d+ bytes loaded in \\d+ frames \\(0 sent again\\) in \\d+ ms; the mote runs it, and keeps it for its next power-on`));
   expect(ok.out).toMatch(/^mote: R 07/m);
   expect(terra(script).err).toMatch(/give the mote: --port <device> or --sim/);
   expect(terra(script, "--sim", "--port", "/dev/null").code).toBe(2);
@@ -317,6 +319,13 @@ test("terra load: a script to a simulated MicaZ, and the bad inputs", () => {
   } finally {
     socat.kill();
   }
+  // an image with a smaller block (MEM=1024) than the MicaZ default terra load checks against: the mote's own refusal
+  make("micaz", ["app"], { APP_CAP: `${FIRMWARE_DIR}/build/micaz/blink.cap`, OUT: dir, NAME: "small", MEM: "1024" });
+  const big = join(dir, "big.terra");
+  writeFileSync(big, '#include "TerraNet.defs"\nvar ubyte[1500] b;\nb[3] = 1;\nawait FOREVER;\n');
+  const small = terra(big, "--sim", join(dir, "small.elf"), "--watch", "0");
+  expect(small.code).toBe(1);
+  expect(small.err).toMatch(/big\.terra: the mote rejected the capsule at byte 0 \(reason \d+\): TVM_E_MEMORY/);
   const grp = join(dir, "g.terra");
   writeFileSync(grp, '#include "TerraGrp.defs"\nemit LEDS(1);\nawait FOREVER;\n');
   const g = terra(grp, "--sim");
