@@ -120,7 +120,7 @@ export function registerLoad(program: Command): void {
       if (problem) throw new InputError(`${file}: ${problem}`);
       const mote = opts.sim !== undefined ? simMote(typeof opts.sim === "string" ? opts.sim : undefined) : portMote(opts.port!);
       const stopPrinting = mote.link.onLine((line) => {
-        if (!/^(S \d+|S -|A \d+)$/.test(line)) process.stdout.write(`mote: ${line}\n`);
+        if (!/^(S \d+|S -|A \d+|K \d+)$/.test(line)) process.stdout.write(`mote: ${line}\n`);
       });
       try {
         const t0 = Date.now();
@@ -128,7 +128,19 @@ export function registerLoad(program: Command): void {
           sendCapsule(mote.link, capsule, { dataBytes, answerMs }),
           mote.ended.then((why) => Promise.reject(new InputError(why))),
         ]);
-        process.stdout.write(`${file}: ${capsule.length} bytes loaded in ${report.frames} frames (${report.resent} sent again) in ${Date.now() - t0} ms; the mote runs it, and keeps it for its next power-on\n`);
+        process.stdout.write(`${file}: ${capsule.length} bytes loaded in ${report.frames} frames (${report.resent} sent again) in ${Date.now() - t0} ms; the mote runs it\n`);
+        // the mote writes the capsule to its EEPROM in the background (8.5 ms a byte on the chip) and says "K len" when done
+        const t1 = Date.now();
+        const keepMs = 10 * capsule.length + 2000;
+        const kept = await Promise.race([
+          new Promise<boolean>((resolve) => {
+            const stop = mote.link.onLine((line) => line === `K ${capsule.length}` && (stop(), resolve(true)));
+          }),
+          new Promise<boolean>((resolve) => setTimeout(() => resolve(false), keepMs)),
+          mote.ended.then(() => false),
+        ]);
+        if (kept) process.stdout.write(`${file}: kept in the mote's EEPROM for its next power-on (${Date.now() - t1} ms)\n`);
+        else process.stderr.write(`terra: warning: the mote did not say it kept the capsule within ${keepMs} ms; until it prints "K ${capsule.length}", a reset brings back its previous script\n`);
         await Promise.race([new Promise((r) => setTimeout(r, watchS * 1000)), mote.ended]);
       } catch (e) {
         if (e instanceof SerialLoadError) {

@@ -246,12 +246,16 @@ describe("the MicaZ keeps the last capsule loaded over its UART across resets (E
     const kept = capsule(sender(20));
     let m = powerOn(ee);
     await sendCapsule(m.link, kept);
-    // the EEPROM takes ~8.5 ms per byte (3.4 on simavr): 3 s of frames leave it time
-    await until(m.lines, () => sends(m.lines).filter(([t]) => t === 20).length >= 4, "no frames of the loaded script");
+    // the EEPROM takes ~8.5 ms per byte (3.4 on simavr), in the background: the script runs meanwhile,
+    // and the mote says "K len" when the record is complete
+    const loaded = m.lines.indexOf(`A ${kept.length}`);
+    await until(m.lines, () => m.lines.includes(`K ${kept.length}`), "no K line after the load");
+    expect(m.lines.indexOf(`K ${kept.length}`)).toBeGreaterThan(loaded);
+    expect(sends(m.lines, loaded).some(([t]) => t === 20)).toBe(true);
     // the same capsule again: the writer skips the bytes that did not change (but one in 8) and still ends with a record
     const again = m.lines.length;
     await sendCapsule(m.link, kept);
-    await until(m.lines, () => sends(m.lines, again).filter(([t]) => t === 20).length >= 3, "no frames after loading the same capsule again");
+    await until(m.lines, () => m.lines.slice(again).includes(`K ${kept.length}`), "no K line after loading the same capsule again");
     await m.off();
     expect(readFileSync(ee).length).toBe(4096);
 
@@ -278,6 +282,7 @@ describe("the MicaZ keeps the last capsule loaded over its UART across resets (E
     await sendCapsule(m.link, long);
     await until(m.lines, () => sends(m.lines).some(([t]) => t === 21), "no frame of the script whose record is cut");
     await m.off();
+    expect(m.lines).not.toContain(`K ${long.length}`);
     expect(readFileSync(ee)[1]).toBe(0xff); // the length's high byte, written first: cut short indeed
     m = powerOn(ee);
     await until(m.lines, () => sends(m.lines).length >= 2, "no frames after a reset during the write");
@@ -298,7 +303,8 @@ test("terra load: a script to a simulated MicaZ, and the bad inputs", () => {
   };
   const ok = terra(script, "--sim", "--watch", "1");
   expect(ok.code, ok.err).toBe(0);
-  expect(ok.out).toMatch(new RegExp(`${script}: \\d+ bytes loaded in \\d+ frames \\(0 sent again\\) in \\d+ ms; the mote runs it, and keeps it for its next power-on`));
+  expect(ok.out).toMatch(new RegExp(`${script}: \\d+ bytes loaded in \\d+ frames \\(0 sent again\\) in \\d+ ms; the mote runs it$`, "m"));
+  expect(ok.out).toMatch(/s\.terra: kept in the mote's EEPROM for its next power-on \(\d+ ms\)$/m);
   expect(ok.out).toMatch(/^mote: R 07/m);
   expect(terra(script).err).toMatch(/give the mote: --port <device> or --sim/);
   expect(terra(script, "--sim", "--port", "/dev/null").code).toBe(2);

@@ -36,6 +36,8 @@ uint8_t board_rx_waiting(void);
 void board_keep(const uint8_t *p, uint16_t len);
 /* Stop keeping (p is about to change): no valid record is left. */
 void board_keep_stop(void);
+/* 1 while a record is being written (board_keep until its last byte). */
+uint8_t board_keeping(void);
 /* The kept record's length, its bytes copied to dst, or 0 when there is none (erased, cut short by a
  * reset, longer than max or damaged: its CRC fails). */
 uint16_t board_kept(uint8_t *dst, uint16_t max);

@@ -17,8 +17,8 @@
  *
  * With RT_SERIAL (MicaZ images) a capsule received over the UART
  * (comp/serial.c) replaces the script, and the board keeps it across resets
- * (board_keep: the EEPROM), so the mote boots it rather than the one in flash
- * ("K len"); the mote outlives its script: when the capsule is refused, or
+ * (board_keep: the EEPROM; "K len" once written), so the mote boots it rather
+ * than the one in flash ("K len" at boot); the mote outlives its script: when the capsule is refused, or
  * the script halts ("H"), it waits for one over the serial line instead of
  * stopping.
  */
@@ -190,6 +190,14 @@ static TVM_NOINLINE uint8_t load(uint16_t len) {
 
 #if RT_SERIAL
 static uint8_t running; /* a script is loaded and has not halted */
+static uint16_t keeping; /* the length of the capsule being written to the board's record, or 0 */
+
+/* "K len": the mote keeps a capsule of len bytes for its next power-on */
+static void kept(uint16_t len) {
+  rp_str("K ");
+  rp_u32(len);
+  rp_c('\n');
+}
 
 void rt_stop(void) {
   running = 0;
@@ -197,6 +205,7 @@ void rt_stop(void) {
   idle = 0;
   board_leds(0);
   board_keep_stop(); /* the capsule's bytes are about to be overwritten */
+  keeping = 0;
 }
 
 uint8_t rt_start(uint16_t len) {
@@ -205,6 +214,7 @@ uint8_t rt_start(uint16_t len) {
   rp_u32(len);
   rp_c('\n');
   board_keep(tvm_mem, len); /* the capsule stays as it is in the block while it runs */
+  keeping = len;
   tvm.now = board_ms();
   tvm_boot();
   return running = 1;
@@ -214,9 +224,7 @@ uint8_t rt_start(uint16_t len) {
 static uint8_t load_kept(void) {
   uint16_t len = board_kept(tvm_mem, TVM_MEM_BYTES);
   if (!len || !load(len)) return 0;
-  rp_str("K ");
-  rp_u32(len);
-  rp_c('\n');
+  kept(len);
   return 1;
 }
 #endif
@@ -254,6 +262,10 @@ int main(void) {
     uint32_t t;
 #if RT_SERIAL
     sl_poll(); /* (before the clock is read: a capsule it boots has now = the clock's time) */
+    if (keeping && !board_keeping()) {
+      kept(keeping); /* the record is complete: the mote may be powered off */
+      keeping = 0;
+    }
     if (running && tvm_halted()) {
       running = 0;
       rp_str("H\n");

@@ -130,6 +130,10 @@ void board_keep_stop(void) {
   }
 }
 
+uint8_t board_keeping(void) {
+  return (EECR & _BV(EERIE)) != 0;
+}
+
 uint16_t board_kept(uint8_t *dst, uint16_t max) {
   uint16_t len = eeprom_read_word((const uint16_t *)0), crc = 0, k;
   if (len == 0 || len > max) return 0;
