@@ -197,6 +197,26 @@ await FOREVER;
   expect(Buffer.from(m![1], "hex").readUInt32LE(5)).toBe(acc);
 }, 300_000);
 
+test("MicaZ image with NODE_ID=12 (TinyOS's install,12): the script's getNodeId() is 12; a NODE_ID out of range is a make error", () => {
+  const dir = mkdtempSync(join(tmpdir(), "terra-app-"));
+  const source = `#include "TerraNet.defs"
+pktype idMsg from radioMsg with
+  var ushort id;
+end
+var idMsg msg;
+msg.type = 3;
+msg.id = getNodeId();
+emit SEND(msg);
+await FOREVER;
+`;
+  expect(() => appImage("micaz", dir, "nid", source, { NODE_ID: "70000" })).toThrow(/NODE_ID=70000: use a number 0\.\.65535/);
+  expect(() => appImage("micaz", dir, "nid", source, { NODE_ID: "x1" })).toThrow(/NODE_ID=x1: use a number 0\.\.65535/);
+  const out = runImage("micaz", appImage("micaz", dir, "nid", source, { NODE_ID: "12" }), { maxCycles: 7_372_800 }).stdout;
+  const m = /^R ([0-9a-f]+)$/m.exec(out);
+  expect(m, out).not.toBeNull();
+  expect(Buffer.from(m![1], "hex").readUInt16LE(5)).toBe(12);
+}, 300_000);
+
 test("MicaZ image: a capsule of another configuration or one too big for the VM's block is refused by make app, and at boot, with the reason", () => {
   const dir = mkdtempSync(join(tmpdir(), "terra-app-"));
   // make app's check (appcheck.ts), one line each

@@ -36,7 +36,7 @@
 #define RT_RADIO_MS 4
 #endif
 #ifndef RT_NODE_ID
-#define RT_NODE_ID 1
+#define RT_NODE_ID 1 /* make NODE_ID=n */
 #endif
 
 extern TVM_ROM uint8_t tc_capsule[];

@@ -13,6 +13,7 @@
 #           is not TerraNet's, uses float without FLOAT=1 or does not fit MEM; APP_CHECK=0 skips it, to
 #           see the mote's own refusal at boot)
 #   SERIAL=1 (image, app): the image also loads capsules sent over its UART (MicaZ; the default there)
+#   NODE_ID=n (image, app): the mote's address, 0..65535 (default 1)
 #   native  SCENARIO=1|2|3 OUT=<dir>: $(OUT)/native-$(SCENARIO).elf (apps/native.c)
 
 DISPATCH_FLAG := -DTVM_DISPATCH_GOTO=$(if $(filter goto,$(DISPATCH)),1,0)
@@ -31,7 +32,15 @@ ifeq ($(SERIAL)$(filter micaz,$(PLATFORM)),1)
 $(error SERIAL=1: only the MicaZ board receives on its UART so far)
 endif
 RT_SRCS := $(CORE_SRCS) comp/components.c comp/rt.c comp/report.c $(if $(filter 1,$(SERIAL)),comp/serial.c) $(BOARD_SRC)
-RT_DEFS := $(CORE_DEFS) -DTC_REALTIME=1 -DRT_SERIAL=$(SERIAL)
+# NODE_ID: the mote's address (TerraNet's getNodeId(); TinyOS's TOS_NODE_ID, `make micaz install,N`)
+NODE_ID ?= 1
+ifeq ($(shell echo '$(NODE_ID)' | grep -Ex '[0-9]{1,5}'),)
+$(error NODE_ID=$(NODE_ID): use a number 0..65535)
+endif
+ifeq ($(shell test $(NODE_ID) -le 65535 && echo ok),)
+$(error NODE_ID=$(NODE_ID): use a number 0..65535)
+endif
+RT_DEFS := $(CORE_DEFS) -DTC_REALTIME=1 -DRT_SERIAL=$(SERIAL) -DRT_NODE_ID=$(NODE_ID)
 SUITE_SRCS := $(CORE_SRCS) comp/components.c comp/suite.c comp/report.c $(BOARD_SRC)
 HDRS := $(CORE_HDR) $(COMP_HDR) comp/board.h comp/report.h comp/suite.h comp/serial.h
 APP_CAP ?= $(B)/blink.cap
@@ -66,7 +75,12 @@ $(B)/blink.cap: apps/blink.terra | $(B)
 $(B)/%.cap.c: $(B)/%.cap
 	{ echo '#include "../../core/tvm.h"'; echo 'TVM_ROM uint8_t tc_capsule[] = {'; od -An -v -tu1 $< | sed 's/  */,/g; s/^,//; s/$$/,/'; echo '};'; echo 'const uint16_t tc_capsule_len = sizeof tc_capsule;'; } > $@
 
-$(B)/terra-$(PLATFORM).elf: $(RT_SRCS) $(HDRS) $(B)/blink.cap.c $(MKFILES)
+# the image's options as last built: a change of SERIAL or NODE_ID rebuilds it
+.PHONY: FORCE
+$(B)/rt-defs: FORCE | $(B)
+	@echo '$(RT_DEFS)' | cmp -s - $@ || echo '$(RT_DEFS)' > $@
+
+$(B)/terra-$(PLATFORM).elf: $(RT_SRCS) $(HDRS) $(B)/blink.cap.c $(MKFILES) $(B)/rt-defs
 	$(call build,$(RT_SRCS) $(B)/blink.cap.c,$@,$(RT_DEFS))
 	$(SIZE) $@
 
