@@ -88,7 +88,7 @@ const sends = (lines: string[], from = 0) =>
 
 /** Wait until `ok` holds for the mote's lines (simulated time runs faster than the wall clock here). */
 async function until(lines: string[], ok: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 500 && !ok(); i++) await new Promise((r) => setTimeout(r, 10));
+  for (let i = 0; i < 3000 && !ok(); i++) await new Promise((r) => setTimeout(r, 10));
   if (!ok()) throw new Error(`${what}; the mote printed:\n${lines.slice(-20).join("\n")}`);
 }
 
