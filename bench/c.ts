@@ -276,13 +276,19 @@ function simavr(elf: string): { stdout: string; stderr: string } {
   return r;
 }
 
+/** The deepest stack of a simrun run (bytes below the top of the ATmega128's RAM), from its "stack LOWEST" line. */
+function simrunStack(stderr: string): number | undefined {
+  const stack = /stack (\d+)/.exec(stderr);
+  return stack ? 0x10ff - Number(stack[1]) : undefined;
+}
+
 /** simavr through simrun: sleep fast-forwarded, active cycles counted. */
 function simrun(elf: string): SimRun {
   const r = simavr(elf);
   const end = /end \w+ (\d+) (\d+) (\d+)/.exec(r.stderr);
-  const stack = /stack (\d+)/.exec(r.stderr);
+  const stack = simrunStack(r.stderr);
   if (!end) throw new Error(`simrun ${elf}: no end line:\n${r.stderr.slice(-500)}`);
-  if (stack) maxStack = Math.max(maxStack, 0x10ff - Number(stack[1]));
+  if (stack !== undefined) maxStack = Math.max(maxStack, stack);
   return { out: r.stdout, active: Number(end[2]) };
 }
 
@@ -309,9 +315,9 @@ async function serialLoadStack(): Promise<number> {
     p.kill();
     await ended;
   }
-  const stack = /stack (\d+)/.exec(err);
-  if (!stack) throw new Error(`simrun: no stack line:\n${err.slice(-500)}`);
-  return 0x10ff - Number(stack[1]);
+  const stack = simrunStack(err);
+  if (stack === undefined) throw new Error(`simrun: no stack line:\n${err.slice(-500)}`);
+  return stack;
 }
 
 /** mspdebug's simulator through mspsim.sh: its stdout (console and tracer report). */
@@ -590,7 +596,7 @@ registerBench({
         `MicaZ core: deepest C stack ${result.micaz.vm_stack_bytes} B (-fstack-usage along ${(result.micaz.vm_stack_path as string[]).join(" > ")}; callbacks not counted), ` +
           `with its static state ${(result.micaz.vm_stack_bytes as number) + (result.micaz.vm_ram_bytes as number)} B`,
         `MicaZ interpreter by handler (B, react's .text by source line): ${Object.entries(result.micaz.interpreter_handler_bytes as Record<string, number>).slice(0, 12).map(([k, v]) => `${k} ${v}`).join(", ")}, ...`,
-        `MicaZ image: deepest stack ${result.micaz.stack_bytes_max} B (simavr; scenario runs ${maxStack} B, loading capsules over the UART ${result.micaz.serial_load_stack_bytes} B), so RAM in use ${(result.micaz.image_data_bytes as number) + (result.micaz.image_bss_bytes as number) + (result.micaz.stack_bytes_max as number)} of 4096 B, the script's block ${result.micaz.block_bytes} B of it`,
+        `MicaZ image: deepest stack ${result.micaz.stack_bytes_max} B (simavr; scenario runs ${maxStack} B, loading capsules over the UART ${result.micaz.serial_load_stack_bytes} B), so RAM in use ${(result.micaz.image_data_bytes as number) + (result.micaz.image_bss_bytes as number) + (result.micaz.stack_bytes_max as number)} of 4,096 B, the script's block ${result.micaz.block_bytes} B of it`,
         "",
         table(["TelosB scenario (300 s)", "iterations", "native", "native ratio", "cycles/VM instr", "active ratio"], (["cpu", "io", "timer"] as const).map((n) => {
           const r = result.telosb[n] as Partial<ScenarioResult> & { error?: string };

@@ -8,7 +8,7 @@ import type { CompileResult } from "../compiler/compile";
 import type { OutputRecord } from "../components/host";
 import { runMote, runMoteRealtime, type RunResult } from "../components/run";
 import { parseTrace, TraceError } from "../components/trace";
-import { CAPSULE_MAGIC, CapsuleError } from "../vm/capsule";
+import { CapsuleError } from "../vm/capsule";
 import type { Configuration } from "../compiler/config";
 import { StallError } from "../vm/driver";
 import { disassembleCapsule } from "../vm/disasm";
@@ -17,7 +17,7 @@ import { builtinConfig } from "../firmware-host/config-json";
 import { imageFits } from "../firmware-host/image";
 import { runMoteC } from "./cvm";
 import { MOTE_SIMULATORS, MOTE_VMS, runMoteSim } from "./motesim";
-import { builtinDefsDir, bundledDefs, collect, compileFile, InputError, intOption, printDiagnostics, readBytes, readText, sha256, UsageError, writeBytes } from "./util";
+import { builtinDefsDir, bundledDefs, collect, compileFile, InputError, intOption, isCapsuleFile, printDiagnostics, readBytes, readText, sha256, UsageError, writeBytes } from "./util";
 
 interface Common {
   include: string[];
@@ -148,7 +148,7 @@ export function registerBasics(program: Command): void {
       const maxReactions = opts.maxReactions === undefined ? undefined : intOption(opts.maxReactions, "--max-reactions", 0xffffffff);
       const bytes = readBytes(file, "script or capsule");
       let run: Runnable;
-      if (bytes[0] === CAPSULE_MAGIC[0] && bytes[1] === CAPSULE_MAGIC[1]) {
+      if (isCapsuleFile(bytes)) {
         run = capsuleRunnable(file, bytes);
       } else {
         const r = compiled(file, opts);

@@ -17,7 +17,7 @@ import { type MoteLink, SerialLoadError, sendCapsule } from "../components/seria
 import { onLines, streamLink } from "../components/serial/link";
 import { FIRMWARE_DIR, make, missingTools, rejectReasons, startMicaz } from "../firmware-host/harness";
 import { IMAGE_BLOCK_BYTES, imageProblem } from "../firmware-host/image";
-import { collect, compileFile, InputError, intOption, printDiagnostics, readBytes, UsageError } from "./util";
+import { collect, compileFile, InputError, intOption, isCapsuleFile, printDiagnostics, readBytes, UsageError } from "./util";
 
 interface LoadOptions {
   port?: string;
@@ -93,7 +93,7 @@ function portMote(device: string): Mote {
 export function registerLoad(program: Command): void {
   program.command("load")
     .description("send a script or capsule over a MicaZ's serial line, replacing its script: a mote on a serial device (--port) or a simulated one (--sim)")
-    .argument("<file>", "TerraNet.defs script (.terra) or capsule (.cap)")
+    .argument("<file>", "TerraNet.defs script (.terra), or a capsule (.cap)")
     .option("--port <device>", "the mote's serial device, e.g. /dev/ttyUSB1 (set to 921,600 baud, raw)")
     .option("--sim [image]", "a MicaZ simulated on simavr in real time, running its default image (firmware-host/build/micaz/terra-micaz.elf) or this one")
     .option("--watch <s>", "then print the mote's output for this many seconds (default 10 with --sim, 0 with --port)")
@@ -107,9 +107,9 @@ export function registerLoad(program: Command): void {
       const answerMs = intOption(opts.answerMs, "--answer-ms", 60_000);
       if (answerMs < 1) throw new UsageError("--answer-ms must be 1..60000");
       const watchS = intOption(opts.watch ?? (opts.sim !== undefined ? "10" : "0"), "--watch", 86_400);
-      let capsule: Uint8Array;
-      if (file.endsWith(".cap")) capsule = readBytes(file, "capsule");
-      else {
+      // a capsule by its name or, as terra run takes one, by its magic
+      let capsule = readBytes(file, "script or capsule");
+      if (!file.endsWith(".cap") && !isCapsuleFile(capsule)) {
         const r = compileFile(file, { include: opts.include });
         printDiagnostics(r.diagnostics, r.sources);
         if (!r.ok) throw new InputError(`${file}: not loaded (the script has errors)`);

@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import pc from "picocolors";
 import { compile, type CompileResult } from "../compiler/compile";
 import { type Diagnostic, formatDiagnostic } from "../compiler/diagnostics";
+import { CAPSULE_MAGIC } from "../vm/capsule";
 
 /** A mistake in how the command was called (exit code 2). */
 export class UsageError extends Error {}
@@ -24,6 +25,11 @@ export function builtinDefsDir(): string {
     if (existsSync(c)) return c;
   }
   return resolve(here, "../components/defs");
+}
+
+/** Whether a file's bytes are a capsule ("TC", vm/capsule.ts) rather than a script. */
+export function isCapsuleFile(bytes: Uint8Array): boolean {
+  return bytes[0] === CAPSULE_MAGIC[0] && bytes[1] === CAPSULE_MAGIC[1];
 }
 
 /** The bundled configurations: the .defs files of components/defs, by name. */

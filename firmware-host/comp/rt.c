@@ -194,9 +194,7 @@ static uint16_t keeping; /* the length of the capsule being written to the board
 
 /* "K len": the mote keeps a capsule of len bytes for its next power-on */
 static void kept(uint16_t len) {
-  rp_str("K ");
-  rp_u32(len);
-  rp_c('\n');
+  sl_line("K ", len);
 }
 
 void rt_stop(void) {
@@ -210,9 +208,7 @@ void rt_stop(void) {
 
 uint8_t rt_start(uint16_t len) {
   if (!load(len)) return 0;
-  rp_str("A ");
-  rp_u32(len);
-  rp_c('\n');
+  sl_line("A ", len);
   board_keep(tvm_mem, len); /* the capsule stays as it is in the block while it runs */
   keeping = len;
   tvm.now = board_ms();

@@ -39,10 +39,14 @@ static uint16_t crc;
 static uint8_t loading;
 static uint16_t expect, cap_len;
 
-static void ready(void) {
-  rp_str("S ");
-  rp_u32(expect);
+void sl_line(const char *tag, uint32_t v) {
+  rp_str(tag);
+  rp_u32(v);
   rp_c('\n');
+}
+
+static void ready(void) {
+  sl_line("S ", expect);
 }
 
 /* A frame whose CRC holds, with len bytes after the header. */
@@ -50,9 +54,7 @@ static void frame(uint8_t len) {
   uint16_t arg = (uint16_t)(hdr[1] | hdr[2] << 8);
   if (hdr[0] == 'L' && len == 0) {
     if (arg > TVM_MEM_BYTES) {
-      rp_str("X size ");
-      rp_u32(TVM_MEM_BYTES);
-      rp_c('\n');
+      sl_line("X size ", TVM_MEM_BYTES);
       return;
     }
     rt_stop();

@@ -10,6 +10,8 @@
 
 /* Decode the bytes the board has received (board_getc) and answer the frames among them. */
 void sl_poll(void);
+/* An answer line: tag (ending with a space), the number v, a newline ("S 64", "A 120", "K 120"). */
+void sl_line(const char *tag, uint32_t v);
 
 /* Provided by the driver (comp/rt.c): */
 /* Stop the running script (its memory is about to be overwritten): no more steps, sensors and radio idle. */

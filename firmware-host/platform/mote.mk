@@ -34,10 +34,7 @@ endif
 RT_SRCS := $(CORE_SRCS) comp/components.c comp/rt.c comp/report.c $(if $(filter 1,$(SERIAL)),comp/serial.c) $(BOARD_SRC)
 # NODE_ID: the mote's address (TerraNet's getNodeId(); TinyOS's TOS_NODE_ID, `make micaz install,N`)
 NODE_ID ?= 1
-ifeq ($(shell echo '$(NODE_ID)' | grep -Ex '[0-9]{1,5}'),)
-$(error NODE_ID=$(NODE_ID): use a number 0..65535)
-endif
-ifeq ($(shell test $(NODE_ID) -le 65535 && echo ok),)
+ifeq ($(shell echo '$(NODE_ID)' | grep -Ex '[0-9]{1,5}' | awk '$$1 <= 65535'),)
 $(error NODE_ID=$(NODE_ID): use a number 0..65535)
 endif
 RT_DEFS := $(CORE_DEFS) -DTC_REALTIME=1 -DRT_SERIAL=$(SERIAL) -DRT_NODE_ID=$(NODE_ID)
